@@ -1,0 +1,5 @@
+"""``python -m ketui``."""
+
+from ketui.cli.main import main
+
+raise SystemExit(main())

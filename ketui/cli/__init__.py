@@ -1,0 +1,1 @@
+"""The ``ketui`` command line."""

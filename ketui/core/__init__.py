@@ -1,0 +1,1 @@
+"""ketui's headless core: sources, decoding, key index. Never imports Textual."""

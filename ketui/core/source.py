@@ -1,0 +1,172 @@
+"""The one async interface every ketui data source implements: live etcd, etcdctl dumps, snapshots.
+
+The UI and the CLI only talk to :class:`Source`. Keys and values are ``bytes`` as etcd stores them;
+revisions are etcd store revisions. Nothing here knows about Textual.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class SourceError(Exception):
+    """A source failed in a way the user must be told about (bad file, unreachable endpoint...).
+
+    The message is complete and human-readable; callers show ``str(error)`` as it is.
+    """
+
+
+class CompactedError(SourceError):
+    """The requested revision is older than the compaction floor."""
+
+    def __init__(self, compact_revision: int, requested: int | None = None) -> None:
+        self.compact_revision = compact_revision
+        self.requested = requested
+        super().__init__(f"compacted at {compact_revision}")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A key and its etcd metadata, without the value.
+
+    ``size`` is the value's length in bytes, or ``None`` where the source cannot know it without
+    transferring the value (a keys-only listing of live etcd).
+    """
+
+    key: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int = 0
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    """A key with its value and metadata at one revision."""
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.value)
+
+
+class EventType(enum.Enum):
+    PUT = "put"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One change. For DELETE, ``kv.value`` is empty and ``kv.mod_revision`` is the delete revision."""
+
+    type: EventType
+    kv: KeyValue
+    prev_kv: KeyValue | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.kv.mod_revision
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One entry of a key's history: a PUT with its value, or a DELETE (tombstone)."""
+
+    type: EventType
+    kv: KeyValue
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Every revision of one key still available, oldest first, and the compaction floor."""
+
+    key: bytes
+    revisions: list[Revision]
+    compact_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    name: str
+    client_urls: tuple[str, ...]
+    is_leader: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What a source is and how big. Fields a source cannot know are ``None``."""
+
+    kind: str  # "etcd", "dump", "snapshot", "demo"
+    description: str  # e.g. "https://127.0.0.1:2379" or "/backup/etcd.db"
+    revision: int
+    compact_revision: int | None = None
+    db_size: int | None = None
+    version: str | None = None
+    endpoint: str | None = None
+    leader: str | None = None
+    members: tuple[Member, ...] = ()
+    key_count: int | None = None
+    read_only: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Read access to an etcd keyspace, live or offline.
+
+    All methods are coroutines or async iterators and never block the event loop: network I/O is
+    asynchronous and file parsing runs in threads.
+    """
+
+    @property
+    def live(self) -> bool:
+        """True when the keyspace can change (live etcd); offline sources are frozen."""
+        ...
+
+    async def status(self) -> SourceStatus: ...
+
+    def list_keys(
+        self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000
+    ) -> AsyncIterator[list[KeyInfo]]:
+        """Keys under ``prefix`` in key order, in pages, all read at one fixed revision.
+
+        With ``revision=None`` the revision of the first page is used for every later page.
+        """
+        ...
+
+    async def count(self, prefix: bytes = b"") -> int:
+        """Number of keys under ``prefix`` without transferring values."""
+        ...
+
+    async def get(self, key: bytes, *, revision: int | None = None) -> KeyValue | None:
+        """The key's value and metadata now (or at ``revision``); ``None`` when absent.
+
+        Raises :class:`CompactedError` when ``revision`` is below the compaction floor.
+        """
+        ...
+
+    async def history(self, key: bytes) -> History: ...
+
+    def watch(self, prefix: bytes = b"", *, start_revision: int | None = None) -> AsyncIterator[
+        WatchEvent
+    ]:
+        """Changes under ``prefix`` from ``start_revision`` (default: from now), with previous values.
+
+        Reconnects by itself, resuming at the last seen revision + 1 without gap or duplicate.
+        Raises :class:`CompactedError` when the revision to resume from has been compacted. An
+        offline source replays the history it holds from ``start_revision`` and then ends.
+        """
+        ...
+
+    async def close(self) -> None: ...

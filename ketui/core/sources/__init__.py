@@ -1,0 +1,1 @@
+"""Implementations of :class:`ketui.core.source.Source`."""
