@@ -1,7 +1,261 @@
-"""Placeholder: filled in by its owner."""
+"""``ketui decode``: decode a value as ``etcdctl get KEY --print-value-only`` prints it, or a whole
+``etcdctl get ... -w json`` document, and print the object(s) as kubectl would.
+"""
+
+from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ketui.core.decode import decode_value
+from ketui.core.decoded import Decoded, Family
+from ketui.core.encryption import EncryptionConfigError, Keyring
+from ketui.core.kubeversion import detect_kube_version, normalize_kube_version
+from ketui.core.render import to_json, to_yaml
+from ketui.core.secrets import is_secret, mask_secret
+
+DESCRIPTION = """\
+Decode etcd values written by kube-apiserver (protobuf, JSON, CBOR, encrypted at rest) and print
+them as `kubectl get -o yaml|json` does. Input (FILE, or standard input when FILE is - or
+missing) is either one raw value, as `etcdctl get KEY --print-value-only` prints it (its trailing
+newline is tolerated), or a whole `etcdctl get ... -w json` document, whose values are decoded in
+order: YAML documents separated by ---, or one JSON list. Secret values are masked unless
+--show-secrets is given.
+"""
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add this module's sub-commands."""
+class _Failure(Exception):
+    """A one-line reason to stop with exit status 1."""
+
+
+@dataclass(slots=True)
+class _Options:
+    kube_version: str | None
+    keyring: Keyring | None
+    show_secrets: bool
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``ketui decode``."""
+    parser = subparsers.add_parser(
+        "decode",
+        help="decode an etcd value or an `etcdctl get -w json` document",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="input (default -)")
+    parser.add_argument(
+        "-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
+    )
+    parser.add_argument(
+        "--kube-version",
+        metavar="X.Y",
+        help="print what this Kubernetes release prints (default: the kube-apiserver version "
+        "of a kubeadm node, else the newest)",
+    )
+    parser.add_argument(
+        "--key",
+        metavar="KEY",
+        help="the value's etcd key (needed to decrypt aesgcm; -w json documents carry their keys)",
+    )
+    parser.add_argument(
+        "--encryption-config",
+        metavar="FILE",
+        help="kube-apiserver's EncryptionConfiguration, to decrypt aescbc, aesgcm and secretbox",
+    )
+    parser.add_argument(
+        "--show-secrets", action="store_true", help="print Secret values instead of masking them"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except _Failure as exc:
+        print(f"ketui: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    data = _read_input(args.file)
+    options = _Options(
+        _kube_version(args.kube_version), _keyring(args.encryption_config), args.show_secrets
+    )
+    documents = _etcdctl_json_kvs(data)
+    if documents is None:
+        decoded = _decode_single(data, args.key.encode() if args.key else None, options)
+        objects = [_present(decoded, options)]
+        failed = False
+    else:
+        objects, failed = _decode_document(documents, options)
+    if any(is_secret(obj) for obj in objects) and not options.show_secrets:
+        print("ketui: Secret values are masked; --show-secrets reveals them", file=sys.stderr)
+    if args.output == "json":
+        text = to_json(objects[0] if documents is None else objects)
+        _write(text)
+    else:
+        _write("---\n".join(_ensure_newline(to_yaml(obj)) for obj in objects))
+    return 1 if failed else 0
+
+
+def _write(text: str) -> None:
+    if text:
+        sys.stdout.write(_ensure_newline(text))
+    sys.stdout.flush()
+
+
+def _ensure_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _read_input(name: str) -> bytes:
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise _Failure(f"cannot read {name}: {exc.strerror or exc}") from None
+    if not data:
+        raise _Failure("empty input: nothing to decode")
+    return data
+
+
+def _kube_version(given: str | None) -> str | None:
+    if given is not None:
+        try:
+            return normalize_kube_version(given)
+        except ValueError as exc:
+            raise _Failure(str(exc)) from None
+    detected = detect_kube_version()
+    if detected is None:
+        return None
+    version, explanation = detected
+    print(f"ketui: using Kubernetes {version} view ({explanation})", file=sys.stderr)
+    return version
+
+
+def _keyring(path: str | None) -> Keyring | None:
+    if path is None:
+        return None
+    try:
+        return Keyring.from_config_file(path)
+    except EncryptionConfigError as exc:
+        raise _Failure(str(exc)) from None
+
+
+def _etcdctl_json_kvs(data: bytes) -> list[tuple[bytes, bytes | None]] | None:
+    """(key, value) pairs of an ``etcdctl get -w json`` document, or None for other input."""
+    stripped = data.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        doc = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or "kind" in doc or not ({"header", "kvs"} & doc.keys()):
+        return None
+    kvs = doc.get("kvs") or []
+    if not isinstance(kvs, list):
+        raise _Failure("etcdctl JSON document: 'kvs' is not a list")
+    pairs: list[tuple[bytes, bytes | None]] = []
+    for i, kv in enumerate(kvs):
+        try:
+            key = base64.b64decode(kv["key"], validate=True)
+            value = base64.b64decode(kv["value"], validate=True) if "value" in kv else None
+        except (TypeError, KeyError, binascii.Error, ValueError):
+            raise _Failure(f"etcdctl JSON document: kvs[{i}] has no valid base64 key") from None
+        pairs.append((key, value))
+    return pairs
+
+
+def _decode_single(data: bytes, key: bytes | None, options: _Options) -> Decoded:
+    """Decode one raw value as etcdctl prints it.
+
+    ``--print-value-only`` adds a newline after the value; plain ``etcdctl get KEY`` prints the
+    key on a line of its own first. Both are recognised when the input as given gives no object.
+    """
+    decoded = _decode_printed(data, key, options)
+    if not _usable(decoded) and data.startswith(b"/") and b"\n" in data:
+        key_line, value = data.split(b"\n", 1)
+        with_key = _decode_printed(value, key or key_line, options)
+        if _usable(with_key):
+            name = key_line.decode("utf-8", "replace")
+            print(
+                f"ketui: input is `etcdctl get` output: decoding the value of {name}",
+                file=sys.stderr,
+            )
+            decoded, key = with_key, key or key_line
+    for warning in decoded.warnings:
+        print(f"ketui: warning: {warning}", file=sys.stderr)
+    if decoded.obj is None or decoded.error is not None:
+        raise _Failure(_why_not(decoded, key, options))
+    return decoded
+
+
+def _decode_printed(data: bytes, key: bytes | None, options: _Options) -> Decoded:
+    """Decode ``data``, or ``data`` without its last newline when only that works."""
+    kube_version, keyring = options.kube_version, options.keyring
+    decoded = decode_value(data, key=key, kube_version=kube_version, keyring=keyring)
+    if data.endswith(b"\n") and not _usable(decoded):
+        trimmed = decode_value(data[:-1], key=key, kube_version=kube_version, keyring=keyring)
+        if trimmed.error is None:
+            return trimmed
+    return decoded
+
+
+def _usable(decoded: Decoded) -> bool:
+    return decoded.error is None and decoded.obj is not None
+
+
+def _decode_document(
+    pairs: list[tuple[bytes, bytes | None]], options: _Options
+) -> tuple[list[Any], bool]:
+    """Decode every kv, reporting those that give no object on stderr: (objects, failed)."""
+    objects: list[Any] = []
+    failed = False
+    for key, value in pairs:
+        name = key.decode("utf-8", "replace")
+        if value is None:
+            print(f"ketui: {name}: no value in the document (keys only?)", file=sys.stderr)
+            failed = True
+            continue
+        decoded = decode_value(
+            value, key=key, kube_version=options.kube_version, keyring=options.keyring
+        )
+        for warning in decoded.warnings:
+            print(f"ketui: {name}: warning: {warning}", file=sys.stderr)
+        if decoded.obj is None or decoded.error is not None:
+            print(f"ketui: {name}: {_why_not(decoded, key, options)}", file=sys.stderr)
+            failed = failed or decoded.error is not None
+            continue
+        objects.append(_present(decoded, options))
+    return objects, failed
+
+
+def _present(decoded: Decoded, options: _Options) -> Any:
+    obj = decoded.obj
+    if isinstance(obj, dict) and not options.show_secrets and is_secret(obj):
+        return mask_secret(obj)
+    return obj
+
+
+def _why_not(decoded: Decoded, key: bytes | None, options: _Options) -> str:
+    """One line: why this value gave no object."""
+    enc = decoded.encryption
+    if enc is not None and not enc.decrypted:
+        reason = decoded.error or enc.reason or "encrypted"
+        local = enc.provider in ("aescbc", "aesgcm", "secretbox")
+        if local and options.keyring is None:
+            return f"{reason} (--encryption-config FILE)"
+        if enc.provider == "aesgcm" and key is None and options.keyring is not None:
+            return f"{reason} (--key KEY)"
+        return reason
+    if decoded.error is not None:
+        return decoded.error
+    if decoded.family is Family.TEXT:
+        return f"not a Kubernetes object: {decoded.size} bytes of text"
+    return f"not a Kubernetes object: {decoded.size} bytes of binary data"
