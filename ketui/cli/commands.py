@@ -1,7 +1,665 @@
-"""Placeholder: filled in by its owner."""
+"""The headless commands: ``ls``, ``get``, ``history``, ``watch``, ``diff``, ``stats``, ``export``.
+
+Every command takes the source options of :mod:`ketui.cli.source_options`. Output on stdout is
+stable and scriptable (the ``-o json`` forms are a contract); notes and errors go to stderr, errors
+with exit code 1 and never a traceback for a user error.
+"""
+
+from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ketui.cli.source_options import add_source_arguments, source_spec_from_args
+from ketui.core.decoded import Decoded
+from ketui.core.keyindex import IndexNode, KeyIndex
+from ketui.core.keys import DEFAULT_PREFIX, detect_prefix, parse_key
+from ketui.core.source import CompactedError, EventType, KeyInfo, KeyValue, Source, SourceError
+from ketui.core.sourcediff import KeyDiff, Side, diff_sources
+from ketui.core.sources.open import SourceSpec, open_paths, open_source
+
+Runner = Callable[[Source, argparse.Namespace, SourceSpec], Awaitable[int]]
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add this module's sub-commands."""
+class CliError(Exception):
+    """A user error: printed as ``ketui: <message>``, exit code 1."""
+
+
+# ----------------------------------------------------------------------------- plumbing
+
+
+def _note(message: str) -> None:
+    print(f"ketui: {message}", file=sys.stderr)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def _key_text(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
+
+
+def _error_message(error: BaseException) -> str:
+    if isinstance(error, CompactedError) and error.requested is not None:
+        return (
+            f"revision {error.requested} is not available "
+            f"(compacted: the oldest readable revision is {error.compact_revision})"
+        )
+    return str(error)
+
+
+def _execute(args: argparse.Namespace, run: Runner) -> int:
+    """Open the source the options name, run one command on it, map errors to exit codes."""
+
+    async def main() -> int:
+        spec = source_spec_from_args(args)
+        source = open_source(spec, inform=_note)
+        try:
+            return await run(source, args, spec)
+        finally:
+            await source.close()
+
+    return _guarded(main)
+
+
+def _guarded(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        return asyncio.run(main())
+    except (SourceError, CliError) as error:
+        _note(_error_message(error))
+        return 1
+
+
+def _command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    run: Runner | None,
+    details: str = "",
+) -> argparse.ArgumentParser:
+    description = f"{summary[0].upper()}{summary[1:]}. {details}".strip()
+    parser = subparsers.add_parser(name, help=summary, description=description)
+    add_source_arguments(parser)
+    if run is not None:
+        parser.set_defaults(func=lambda args: _execute(args, run))
+    return parser
+
+
+def _add_decode_options(parser: argparse.ArgumentParser, *, secrets: bool = True) -> None:
+    # SUPPRESS like the source options: the bare `ketui` parser has the same flags.
+    quiet = argparse.SUPPRESS
+    parser.add_argument(
+        "--kube-version", metavar="X.Y", default=quiet,
+        help="decode as this Kubernetes release (default: detected for live kubeadm etcd, "
+        "else newest)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--encryption-config", metavar="FILE", default=quiet,
+        help="kube-apiserver EncryptionConfiguration, to decrypt values encrypted at rest",
+    )  # fmt: skip
+    if secrets:
+        parser.add_argument(
+            "--show-secrets", action="store_const", const=True, default=quiet,
+            help="print Secret values instead of masking them",
+        )  # fmt: skip
+
+
+def _show_secrets(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "show_secrets", False))
+
+
+class _Decoder:
+    """decode_value with the command's --kube-version and --encryption-config.
+
+    Without --kube-version the release is detected from this node's kubeadm manifests, but only
+    for live etcd: a dump or snapshot may come from any cluster.
+    """
+
+    def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
+        from ketui.core.decode import decode_value
+        from ketui.core.encryption import Keyring
+        from ketui.core.kubeversion import detect_kube_version, normalize_kube_version
+
+        self._decode_value = decode_value
+        given: str | None = getattr(args, "kube_version", None)
+        try:
+            self.kube_version = normalize_kube_version(given) if given is not None else None
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if given is None and live:
+            detected = detect_kube_version()
+            self.kube_version = detected[0] if detected is not None else None
+        self.keyring: Keyring | None = None
+        config = getattr(args, "encryption_config", None)
+        if config:
+            try:
+                self.keyring = Keyring.from_config_file(config)
+            except ValueError as exc:  # EncryptionConfigError: a complete one-line message
+                raise CliError(str(exc)) from None
+
+    def __call__(self, kv: KeyValue) -> Decoded:
+        return self._decode_value(
+            kv.value, key=kv.key, kube_version=self.kube_version, keyring=self.keyring
+        )
+
+
+def _is_object(decoded: Decoded) -> bool:
+    return isinstance(decoded.obj, dict) and not decoded.schemaless
+
+
+def _served(decoded: Decoded, kv: KeyValue, show_secrets: bool) -> Any:
+    """The decoded object as ``kubectl get`` shows it: resourceVersion set, secrets masked."""
+    from ketui.core.secrets import mask_secret
+    from ketui.core.served import with_resource_version
+
+    obj = decoded.obj
+    if _is_object(decoded):
+        obj = with_resource_version(obj, kv.mod_revision)
+        if not show_secrets:
+            obj = mask_secret(obj)
+    return obj
+
+
+def _undecodable(decoded: Decoded) -> str:
+    if decoded.encryption is not None and not decoded.encryption.decrypted:
+        reason = decoded.encryption.reason or "no key given (--encryption-config)"
+        return f"encrypted with {decoded.encryption.provider}: {reason}"
+    if decoded.error:
+        return decoded.error
+    return f"{decoded.family.value} value of {decoded.size} bytes"
+
+
+async def _sized_infos(source: Source, prefix: bytes) -> AsyncIterator[list[KeyInfo]]:
+    """Keys under ``prefix`` with value sizes: keys-only listings of live etcd leave sizes out, so
+    live etcd sends the values (paged) and only their lengths are kept."""
+    list_values = getattr(source, "list_values", None)
+    if source.live and list_values is not None:
+        async for values in list_values(prefix):
+            yield [
+                KeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.lease, kv.size)
+                for kv in values
+            ]
+        return
+    async for page in source.list_keys(prefix):
+        yield page
+
+
+async def _values(source: Source, prefix: bytes) -> AsyncIterator[KeyValue]:
+    """Every key with its value under ``prefix`` (paged ranges on live etcd)."""
+    list_values = getattr(source, "list_values", None)
+    if list_values is not None:
+        async for values in list_values(prefix):
+            for kv in values:
+                yield kv
+        return
+    async for page in source.list_keys(prefix):
+        for info in page:
+            kv = await source.get(info.key)
+            if kv is not None:
+                yield kv
+
+
+async def _index(source: Source, prefix: bytes) -> KeyIndex:
+    index = KeyIndex()
+    async for page in _sized_infos(source, prefix):
+        index.add_many(page)
+    return index
+
+
+def _kube_prefix(spec: SourceSpec | None, keys: Iterable[bytes]) -> str:
+    if spec is not None and spec.prefix:
+        return spec.prefix.rstrip("/") or DEFAULT_PREFIX
+    return detect_prefix(keys)
+
+
+def _tree_path(prefix: str) -> str:
+    """A user's prefix as a key-tree path: no trailing slash (``""`` is the root)."""
+    return prefix.rstrip("/")
+
+
+def _table(rows: Sequence[Sequence[object]], *, right: Iterable[int] = ()) -> None:
+    """Print aligned columns (two spaces apart; ``right`` columns right-aligned)."""
+    texts = [[str(cell) for cell in row] for row in rows]
+    if not texts:
+        return
+    widths = [max(len(row[i]) for row in texts) for i in range(len(texts[0]))]
+    right_set = set(right)
+    for row in texts:
+        cells = [
+            cell.rjust(widths[i]) if i in right_set else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def human_bytes(size: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, index = float(size), 0
+    while value >= 1024 and index < len(units) - 1:
+        value /= 1024
+        index += 1
+    return f"{size} B" if index == 0 else f"{value:.1f} {units[index]}"
+
+
+# ----------------------------------------------------------------------------- ls
+
+
+def _node_json(node: IndexNode) -> dict[str, Any]:
+    return {"name": node.name, "count": node.count, "bytes": node.bytes}
+
+
+async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    prefix = args.prefix or ""
+    path = _tree_path(prefix)
+    path_bytes = path.encode("utf-8", "surrogateescape")
+    if args.count:
+        count = await source.count(path_bytes + b"/") if path else await source.count(b"")
+        if path and await source.get(path_bytes) is not None:
+            count += 1
+        if args.output == "json":
+            _print_json({"prefix": prefix, "count": count})
+        else:
+            print(count)
+        return 0
+    index = await _index(source, path_bytes)
+    node = index.node(path) if path else index.total()
+    children = index.children(path) if node is not None else []
+    count, size = (node.count, node.bytes) if node is not None else (0, 0)
+    if args.output == "json":
+        _print_json(
+            {
+                "prefix": prefix,
+                "count": count,
+                "bytes": size,
+                "children": [_node_json(child) for child in children],
+            }
+        )
+        return 0
+    rows: list[list[object]] = [["NAME", "COUNT", "BYTES"]]
+    for child in children:
+        name = child.name if child.is_leaf else child.name + "/"
+        rows.append([name, child.count, human_bytes(child.bytes)])
+    rows.append([f"total {path or '/'}", count, human_bytes(size)])
+    _table(rows, right=(1, 2))
+    return 0
+
+
+# ----------------------------------------------------------------------------- get
+
+
+async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    key = args.key.encode("utf-8", "surrogateescape")
+    kv = await source.get(key, revision=args.rev)
+    if kv is None:
+        at = f" at revision {args.rev}" if args.rev is not None else ""
+        raise CliError(f"key not found{at}: {args.key}")
+    if args.output == "raw":
+        sys.stdout.buffer.write(kv.value)
+        sys.stdout.flush()
+        return 0
+    decoded = _Decoder(args, live=source.live)(kv)
+    for warning in decoded.warnings:
+        _note(warning)
+    if decoded.obj is not None:
+        from ketui.core.render import to_json, to_yaml
+
+        obj = _served(decoded, kv, _show_secrets(args))
+        text = to_json(obj) if args.output == "json" else to_yaml(obj)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    if decoded.text is not None:
+        sys.stdout.write(decoded.text if decoded.text.endswith("\n") else decoded.text + "\n")
+        return 0
+    raise CliError(f"{args.key}: cannot decode: {_undecodable(decoded)} (use -o raw for the bytes)")
+
+
+# ----------------------------------------------------------------------------- history
+
+
+async def _run_history(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    history = await source.history(args.key.encode("utf-8", "surrogateescape"))
+    rows = [
+        {
+            "revision": entry.kv.mod_revision,
+            "create_revision": entry.kv.create_revision,
+            "version": entry.kv.version,
+            "op": entry.type.value,
+            "size": entry.kv.size,
+        }
+        for entry in history.revisions
+    ]
+    if args.output == "json":
+        _print_json(rows)
+        return 0
+    if not rows:
+        _note(f"no history for {args.key} (compaction revision {history.compact_revision})")
+        return 0
+    table: list[list[object]] = [["REVISION", "OP", "CREATE_REVISION", "VERSION", "SIZE"]]
+    table += [[r["revision"], r["op"], r["create_revision"], r["version"], r["size"]] for r in rows]
+    _table(table, right=(0, 2, 3, 4))
+    print(f"compaction revision: {history.compact_revision}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- watch
+
+
+def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: _Decoder,
+                   kube_prefix: str | None) -> dict[str, Any]:  # fmt: skip
+    """The ``watch -o json`` record of one event; kind comes from the value (the previous value
+    for a delete), namespace and name from the object's metadata or else from the key."""
+    shown = kv if op is EventType.PUT else prev
+    kind = namespace = name = None
+    if shown is not None and shown.value:
+        decoded = decoder(shown)
+        kind = decoded.kind
+        metadata = decoded.obj.get("metadata") if _is_object(decoded) else None
+        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+            name = metadata["name"]
+            namespace = metadata.get("namespace") or None
+    if name is None:
+        parts = parse_key(kv.key, kube_prefix or detect_prefix([kv.key]))
+        namespace, name = parts.namespace, parts.name
+    return {
+        "op": op.value,
+        "key": _key_text(kv.key),
+        "revision": kv.mod_revision,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "size": kv.size if op is EventType.PUT else 0,
+    }
+
+
+async def _run_watch(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    decoder = _Decoder(args, live=source.live)
+    prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout if args.timeout is not None else None
+    seen = 0
+    if args.max_events is not None and args.max_events <= 0:
+        return 0
+    events = source.watch(prefix, start_revision=args.rev).__aiter__()
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                event = await asyncio.wait_for(events.__anext__(), remaining)
+            except (StopAsyncIteration, asyncio.TimeoutError):
+                break
+            record = describe_event(event.type, event.kv, event.prev_kv, decoder, spec.prefix)
+            if args.output == "json":
+                _print_json(record)
+            else:
+                target = "/".join(p for p in (record["namespace"], record["name"]) if p) or "-"
+                print(
+                    f"{record['revision']} {record['op'].upper()} {record['key']} "
+                    f"{record['kind'] or '-'} {target} {record['size']}"
+                )
+            sys.stdout.flush()
+            seen += 1
+            if args.max_events is not None and seen >= args.max_events:
+                break
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+    return 0
+
+
+# ----------------------------------------------------------------------------- diff
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        shared: Source | None = None
+        opened: list[Source] = []
+        spec: SourceSpec | None = None
+
+        def side(text: str) -> Side:
+            nonlocal shared, spec
+            if text.startswith("@"):
+                if shared is None:
+                    spec = source_spec_from_args(args)
+                    shared = open_source(spec, inform=_note)
+                    opened.append(shared)
+                rev = text[1:]
+                if rev and not rev.isdigit():
+                    raise CliError(f"bad revision {text!r}: expected @REV, e.g. @1234")
+                return Side(shared, int(rev) if rev else None)
+            source = open_paths([text])
+            opened.append(source)
+            return Side(source)
+
+        try:
+            old, new = side(args.source_a), side(args.source_b)
+            prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
+            result = await diff_sources(old, new, prefix, exact=args.exact)
+            if args.output == "json":
+                _print_json(
+                    {
+                        "added": [_key_text(k) for k in result.added],
+                        "removed": [_key_text(k) for k in result.removed],
+                        "changed": [_key_text(k) for k in result.changed],
+                    }
+                )
+                return 0
+            await _print_diff_table(old, new, result, args)
+            return 0
+        finally:
+            for source in opened:
+                await source.close()
+
+    return _guarded(main)
+
+
+async def _print_diff_table(
+    old: Side, new: Side, result: KeyDiff, args: argparse.Namespace
+) -> None:
+    """``+``/``-``/``~`` per key in key order; field-level changes under each changed object."""
+    from ketui.core.objdiff import diff_objects
+
+    decoder = _Decoder(args, live=old.source.live or new.source.live)
+    added, removed, changed = result.added, result.removed, result.changed
+    lines = [(k, "+") for k in added] + [(k, "-") for k in removed] + [(k, "~") for k in changed]
+    for key, mark in sorted(lines):
+        print(f"{mark} {_key_text(key)}")
+        if mark != "~":
+            continue
+        a = await old.source.get(key, revision=old.revision)
+        b = await new.source.get(key, revision=new.revision)
+        if a is None or b is None:
+            continue
+        da, db = decoder(a), decoder(b)
+        if _is_object(da) and _is_object(db):
+            obj_a, obj_b = da.obj, db.obj
+            if not _show_secrets(args):
+                from ketui.core.secrets import mask_secret
+
+                obj_a, obj_b = mask_secret(obj_a), mask_secret(obj_b)
+            for change in diff_objects(obj_a, obj_b):
+                print(f"    {change}")
+        else:
+            print(f"    value: {a.size} → {b.size} bytes")
+    print(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
+
+
+# ----------------------------------------------------------------------------- stats
+
+
+async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    prefix = args.prefix or ""
+    index = KeyIndex()
+    sample: list[bytes] = []  # keys to detect the Kubernetes prefix from
+    async for page in _sized_infos(source, prefix.encode("utf-8", "surrogateescape")):
+        index.add_many(page)
+        sample.extend(info.key for info in page[: 1000 - len(sample)])
+    kube_prefix = _kube_prefix(spec, sample)
+    stats = index.stats(prefix, kube_prefix=kube_prefix, largest=args.top)
+    resources = sorted(stats.by_resource.items(), key=lambda item: (-item[1].bytes, item[0]))
+    if args.output == "json":
+        _print_json(
+            {
+                "prefix": prefix,
+                "count": stats.total.count,
+                "bytes": stats.total.bytes,
+                "resources": [
+                    {"resource": name, "count": agg.count, "bytes": agg.bytes}
+                    for name, agg in resources
+                ],
+                "largest": [{"key": _key_text(i.key), "size": i.size} for i in stats.largest],
+                "leased": {
+                    "count": stats.leased.count,
+                    "bytes": stats.leased.bytes,
+                    "leases": len(stats.by_lease),
+                },
+            }
+        )
+        return 0
+    rows: list[list[object]] = [["RESOURCE", "COUNT", "BYTES"]]
+    rows += [[name, agg.count, human_bytes(agg.bytes)] for name, agg in resources]
+    rows.append(["total", stats.total.count, human_bytes(stats.total.bytes)])
+    _table(rows, right=(1, 2))
+    print()
+    print(f"largest {len(stats.largest)} objects:")
+    _table([[human_bytes(i.size or 0), _key_text(i.key)] for i in stats.largest], right=(0,))
+    print()
+    print(
+        f"keys with a lease: {stats.leased.count} ({human_bytes(stats.leased.bytes)}) "
+        f"on {len(stats.by_lease)} lease(s)"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def _safe_segment(text: str) -> str:
+    """A path segment that stays inside the export directory."""
+    if text in ("", ".", ".."):
+        return quote(text, safe="").replace(".", "%2E") or "%00"
+    return quote(text, safe=" :@,+=~()[]!$&'")
+
+
+async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    from ketui.core.render import to_yaml
+    from ketui.core.secrets import is_secret, mask_secret
+    from ketui.core.served import strip_for_export
+
+    decoder = _Decoder(args, live=source.live)
+    target = Path(args.dir)
+    prefix = args.prefix.encode("utf-8", "surrogateescape")
+    written = skipped = masked = 0
+    async for kv in _values(source, prefix):
+        decoded = decoder(kv)
+        parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
+        if not _is_object(decoded) or parts.name is None or parts.resource is None:
+            skipped += 1
+            _note(f"skipped {_key_text(kv.key)}: {_undecodable(decoded)}")
+            continue
+        obj = strip_for_export(decoded.obj)
+        if is_secret(obj) and not _show_secrets(args):
+            obj = mask_secret(obj)
+            masked += 1
+        segments = [parts.qualified_resource or parts.resource]
+        if parts.namespace is not None:
+            segments.append(parts.namespace)
+        path = target.joinpath(*map(_safe_segment, segments), _safe_segment(parts.name) + ".yaml")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(to_yaml(obj), encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        print(path)
+        written += 1
+    summary = f"exported {written} object(s) to {target}"
+    if skipped:
+        summary += f", skipped {skipped} value(s) that are not Kubernetes objects"
+    if masked:
+        summary += f"; {masked} Secret(s) masked (--show-secrets to export their data)"
+    _note(summary)
+    return 0
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``ls``, ``get``, ``history``, ``watch``, ``diff``, ``stats`` and ``export``."""
+    ls = _command(
+        subparsers, "ls", "list the key tree: counts and bytes per level", _run_ls,
+        "Byte counts of live etcd need the values, which are read in pages; --count only counts.",
+    )  # fmt: skip
+    ls.add_argument(
+        "prefix", nargs="?", default="", metavar="PREFIX",
+        help="key-tree level to list, e.g. /registry/pods (default: the root)",
+    )  # fmt: skip
+    ls.add_argument(
+        "--count", action="store_true", help="only count the keys (no values transferred)"
+    )
+    ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    get = _command(subparsers, "get", "print one key's value, decoded", _run_get)
+    get.add_argument("key", metavar="KEY", help="the full etcd key")
+    get.add_argument("--rev", type=int, metavar="N", help="read at this revision")
+    get.add_argument("-o", "--output", choices=("yaml", "json", "raw"), default="yaml")
+    _add_decode_options(get)
+
+    history = _command(subparsers, "history", "every revision of one key", _run_history)
+    history.add_argument("key", metavar="KEY", help="the full etcd key")
+    history.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    watch = _command(subparsers, "watch", "stream changes under a prefix", _run_watch)
+    watch.add_argument(
+        "prefix", nargs="?", default="", metavar="PREFIX", help="key prefix (default: everything)"
+    )
+    watch.add_argument("--rev", type=int, metavar="N", help="start at this revision")
+    watch.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    watch.add_argument("-o", "--output", choices=("line", "json"), default="line")
+    _add_decode_options(watch, secrets=False)
+
+    diff = _command(subparsers, "diff", "keys added, removed and changed between two sources", None)
+    diff.add_argument(
+        "source_a", metavar="SOURCE_A", help="dump/snapshot file, or @REV: the source options' "
+        "source at revision REV (@ alone: its latest)",
+    )  # fmt: skip
+    diff.add_argument("source_b", metavar="SOURCE_B", help="the same forms as SOURCE_A")
+    diff.add_argument(
+        "prefix", nargs="?", default="", metavar="PREFIX", help="key prefix (default: everything)"
+    )
+    diff.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    diff.add_argument(
+        "--exact", action="store_true", help="compare every value, not only differing metadata"
+    )
+    _add_decode_options(diff)
+    diff.set_defaults(func=_run_diff)
+
+    stats = _command(
+        subparsers, "stats", "count and bytes per resource, largest objects, leased keys",
+        _run_stats, "On live etcd the values are read in pages to measure them.",
+    )  # fmt: skip
+    stats.add_argument(
+        "prefix", nargs="?", default="", metavar="PREFIX", help="key prefix (default: everything)"
+    )
+    stats.add_argument("--top", type=int, default=20, metavar="N", help="largest objects shown")
+    stats.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    export = _command(
+        subparsers, "export", "write one kubectl-ready YAML file per object", _run_export
+    )
+    export.add_argument("prefix", metavar="PREFIX", help="key prefix, e.g. /registry/")
+    export.add_argument(
+        "dir", metavar="DIR", help="written as DIR/<resource>/[<namespace>/]<name>.yaml"
+    )
+    _add_decode_options(export)
