@@ -1,4 +1,4 @@
-"""Real etcd servers for the tests: loopback only, free ports, temporary data dirs, always cleaned up.
+"""Real etcd servers for tests: loopback only, free ports, temporary data dirs, always cleaned up.
 
 ``EtcdServer`` runs one member; ``EtcdCluster`` (below) several. ``etcdctl(...)`` runs the real
 ``etcdctl`` against a server, which is how tests write data and make dumps and snapshots.
@@ -132,7 +132,7 @@ class EtcdServer:
         return env
 
     def etcdctl(
-        self, *args: str, input: bytes | None = None, check: bool = True
+        self, *args: str, input: bytes | None = None, check: bool = True  # noqa: A002
     ) -> subprocess.CompletedProcess[bytes]:
         assert ETCDCTL, MISSING_REASON
         result = subprocess.run(
@@ -169,3 +169,170 @@ class EtcdServer:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def make_tls_files(directory: Path, *, client_name: str = "ketui-test") -> TLSFiles:
+    """A fresh CA, a server certificate for 127.0.0.1/localhost and a client certificate.
+
+    The client certificate's common name is ``client_name`` (etcd takes it as the user name when
+    auth is on). EC P-256 keys keep this fast.
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        path.chmod(0o600)
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer_key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name | None,
+        *,
+        ca: bool = False,
+        usages: list[x509.ObjectIdentifier] | None = None,
+        sans: list[x509.GeneralName] | None = None,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer or name(subject))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if usages:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    import ipaddress
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = issue("ketui-test-ca", ca_key, ca_key, None, ca=True)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = issue(
+        "localhost",
+        server_key,
+        ca_key,
+        ca_cert.subject,
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        sans=[x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
+    )
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = issue(
+        client_name, client_key, ca_key, ca_cert.subject, usages=[ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    files = TLSFiles(
+        ca=directory / "ca.crt",
+        server_cert=directory / "server.crt",
+        server_key=directory / "server.key",
+        client_cert=directory / "client.crt",
+        client_key=directory / "client.key",
+    )
+    pem = serialization.Encoding.PEM
+    files.ca.write_bytes(ca_cert.public_bytes(pem))
+    files.server_cert.write_bytes(server_cert.public_bytes(pem))
+    files.client_cert.write_bytes(client_cert.public_bytes(pem))
+    write_key(server_key, files.server_key)
+    write_key(client_key, files.client_key)
+    return files
+
+
+@dataclass
+class EtcdCluster:
+    """``size`` etcd members on 127.0.0.1 forming one cluster (plain HTTP)."""
+
+    size: int = 3
+    members: list[EtcdServer] = field(default_factory=list)
+    frozen: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            self.members = [EtcdServer(name=f"m{i}") for i in range(self.size)]
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        token = f"ketui-test-cluster-{self.members[0].peer_port}"
+        for member in self.members:
+            member.initial_cluster = initial
+            # every member needs the same token (a later flag wins over the per-member default)
+            member.extra_args += ["--initial-cluster-token", token]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.endpoint for m in self.members]
+
+    def start(self) -> EtcdCluster:
+        for member in self.members:
+            member.start(wait=False)
+        for member in self.members:
+            member.wait_ready()
+        return self
+
+    def running(self) -> list[EtcdServer]:
+        """Members that are up and not frozen."""
+        return [
+            m
+            for i, m in enumerate(self.members)
+            if m.process and m.process.poll() is None and i not in self.frozen
+        ]
+
+    def kill(self, index: int, sig: int = signal.SIGKILL) -> None:
+        """Signal one member: SIGKILL (default) and SIGTERM wait for it; SIGSTOP freezes it."""
+        self.members[index].kill(sig)
+        if sig == signal.SIGSTOP:
+            self.frozen.add(index)
+
+    def resume(self, index: int) -> None:
+        """SIGCONT a member frozen with SIGSTOP."""
+        self.members[index].kill(signal.SIGCONT)
+        self.frozen.discard(index)
+
+    def restart(self, index: int) -> None:
+        """Start a killed member again on its data dir and ports."""
+        member = self.members[index]
+        member.stop()
+        member.start(wait=False)
+        member.wait_ready()
+
+    def etcdctl(
+        self, *args: str, input: bytes | None = None, check: bool = True  # noqa: A002
+    ) -> subprocess.CompletedProcess[bytes]:
+        """etcdctl against every running member (it fails over like any client)."""
+        live = self.running()
+        assert live, "no running member"
+        env = live[0].etcdctl_env()
+        env["ETCDCTL_ENDPOINTS"] = ",".join(m.endpoint for m in live)
+        assert ETCDCTL, MISSING_REASON
+        result = subprocess.run(
+            [ETCDCTL, *args], input=input, env=env, capture_output=True, timeout=60
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"etcdctl {' '.join(args)} failed: {result.stderr.decode()}")
+        return result
+
+    def cleanup(self) -> None:
+        for member in self.members:
+            if member.process and member.process.poll() is None:
+                member.kill(signal.SIGCONT)
+        for member in self.members:
+            member.cleanup()

@@ -1,0 +1,199 @@
+"""Live-source speed: ketui's EtcdSource side by side with etcdctl, in the same run, as ratios.
+
+Fills a real etcd (tests/etcd_harness.py) with ``--keys`` keys shaped
+``/registry/<resource>/<ns>/<name>`` and ~2 KB values (Txn batches over gRPC, several in flight:
+the fastest load path; writing is done by this benchmark only, never by ketui), then measures,
+best of ``--runs``:
+
+* listing keys-only into ketui's KeyIndex  vs  ``etcdctl get /registry/ --prefix --keys-only``
+* fetching every value                       vs  ``etcdctl get /registry/ --prefix -w json``
+* replaying ``--events`` watch events        vs  ``etcdctl watch --rev R --prefix /registry/``
+* scanning ``etcdctl snapshot save`` output with SnapshotSource's scanner, in MB/s
+  (vs ``etcdctl snapshot status`` reading the same file)
+
+Ratios are ketui time / etcdctl time: below 1.0 means ketui is faster. etcdctl's times include
+its process start and printing, which is what a user compares against.
+
+Run from the repository root:  .venv/bin/python -m benchmarks.sources [--keys 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc.aio
+from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
+
+from ketui.core.etcd_config import EtcdConfig
+from ketui.core.keyindex import KeyIndex
+from ketui.core.sources.etcd import EtcdSource
+from ketui.core.sources.snapshot import scan_snapshot
+from tests.etcd_harness import ETCDCTL, EtcdServer
+
+RESOURCES = ("pods", "configmaps", "secrets", "deployments", "replicasets", "events", "leases")
+BATCH = 100  # puts per Txn (etcd's default --max-txn-ops is 128)
+IN_FLIGHT = 8
+
+
+def _value(rng: random.Random, size: int) -> bytes:
+    return b"k8s\x00" + rng.randbytes(size // 2).hex().encode()[: size - 4]
+
+
+async def fill(endpoint: str, keys: int, value_size: int, name: str = "obj") -> None:
+    """Write ``keys`` Kubernetes-shaped keys with ``value_size``-byte values."""
+    rng = random.Random(len(name))
+    target = endpoint.removeprefix("http://")
+    async with grpc.aio.insecure_channel(target) as channel:
+        kv = rpc_pb2_grpc.KVStub(channel)
+        queue = list(range(0, keys, BATCH))
+
+        async def worker() -> None:
+            while queue:
+                first = queue.pop()
+                ops = []
+                for i in range(first, min(first + BATCH, keys)):
+                    resource = RESOURCES[i % len(RESOURCES)]
+                    key = f"/registry/{resource}/ns-{i % 40}/{name}-{i:07d}".encode()
+                    put = rpc_pb2.PutRequest(key=key, value=_value(rng, value_size))
+                    ops.append(rpc_pb2.RequestOp(request_put=put))
+                await kv.Txn(rpc_pb2.TxnRequest(success=ops))
+
+        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+
+
+def etcdctl(server: EtcdServer, *args: str) -> float:
+    """Seconds for one etcdctl run, output read and discarded."""
+    assert ETCDCTL, "etcdctl is not installed"
+    start = time.perf_counter()
+    subprocess.run(
+        [ETCDCTL, *args], env=server.etcdctl_env(), check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - start
+
+
+def etcdctl_watch(server: EtcdServer, start_revision: int, events: int) -> float:
+    """Seconds until ``etcdctl watch --rev`` has printed ``events`` events (3 lines each)."""
+    assert ETCDCTL, "etcdctl is not installed"
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [ETCDCTL, "watch", "--prefix", "/registry/", "--rev", str(start_revision)],
+        env=server.etcdctl_env(),
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout
+    lines = 0
+    while lines < 3 * events:
+        chunk = os.read(proc.stdout.fileno(), 1 << 20)
+        if not chunk:
+            raise RuntimeError("etcdctl watch ended early")
+        lines += chunk.count(b"\n")
+    elapsed = time.perf_counter() - started
+    proc.kill()
+    proc.wait()
+    return elapsed
+
+
+async def best(runs: int, action: Callable[[], Awaitable[object]]) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+async def run(args: argparse.Namespace) -> None:
+    server = EtcdServer(extra_args=["--quota-backend-bytes", str(8 << 30)]).start()
+    try:
+        started = time.perf_counter()
+        await fill(server.endpoint, args.keys, args.value_size)
+        load_s = time.perf_counter() - started
+        print(f"loaded {args.keys} keys of {args.value_size} B in {load_s:.1f} s")
+        source = EtcdSource(EtcdConfig(endpoints=[server.endpoint], command_timeout=60))
+        watch_from = await source.current_revision() + 1
+        await fill(server.endpoint, args.events, args.value_size, name="event")
+
+        rows: list[tuple[str, float, float, str]] = []
+
+        async def list_into_index() -> None:
+            index = KeyIndex()
+            async for page in source.list_keys(b"/registry/", page_size=args.page_size):
+                index.add_many(page)
+            assert len(index) == args.keys + args.events
+
+        ketui_s = await best(args.runs, list_into_index)
+        ctl_s = min(
+            etcdctl(server, "get", "/registry/", "--prefix", "--keys-only")
+            for _ in range(args.runs)
+        )
+        rows.append(("list keys-only into KeyIndex", ketui_s, ctl_s, "etcdctl get --keys-only"))
+
+        async def fetch_values() -> None:
+            total = 0
+            async for page in source.list_values(b"/registry/", page_size=args.page_size):
+                total += len(page)
+            assert total == args.keys + args.events
+
+        ketui_s = await best(args.runs, fetch_values)
+        ctl_s = min(
+            etcdctl(server, "get", "/registry/", "--prefix", "-w", "json") for _ in range(args.runs)
+        )
+        rows.append(("fetch all values", ketui_s, ctl_s, "etcdctl get -w json"))
+
+        async def replay() -> None:
+            seen = 0
+            async for _event in source.watch(b"/registry/", start_revision=watch_from):
+                seen += 1
+                if seen == args.events:
+                    return
+
+        ketui_s = await best(args.runs, replay)
+        ctl_s = min(etcdctl_watch(server, watch_from, args.events) for _ in range(args.runs))
+        rows.append((f"replay {args.events} watch events", ketui_s, ctl_s, "etcdctl watch --rev"))
+        await source.close()
+
+        with tempfile.TemporaryDirectory(prefix="ketui-bench-") as tmp:
+            path = Path(tmp) / "snapshot.db"
+            server.etcdctl("snapshot", "save", str(path))
+            size = path.stat().st_size
+
+            async def scan() -> None:
+                await asyncio.to_thread(lambda: scan_snapshot(path).close())
+
+            ketui_s = await best(args.runs, scan)
+            ctl_s = min(
+                etcdctl(server, "snapshot", "status", str(path), "-w", "json")
+                for _ in range(args.runs)
+            )
+            rows.append(("snapshot scan", ketui_s, ctl_s, "etcdctl snapshot status"))
+    finally:
+        server.cleanup()
+
+    print(f"\n{'measure':<34}{'ketui':>9}{'etcdctl':>10}{'ratio':>8}  etcdctl command")
+    for label, ketui_s, ctl_s, command in rows:
+        print(f"{label:<34}{ketui_s:>8.3f}s{ctl_s:>9.3f}s{ketui_s / ctl_s:>7.2f}x  {command}")
+    scan_s = rows[-1][1]
+    print(f"\nsnapshot: {size / 1e6:.1f} MB scanned at {size / scan_s / 1e6:.0f} MB/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--value-size", type=int, default=2048)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--page-size", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
