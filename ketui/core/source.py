@@ -28,12 +28,15 @@ class CompactedError(SourceError):
         super().__init__(f"compacted at {compact_revision}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KeyInfo:
     """A key and its etcd metadata, without the value.
 
     ``size`` is the value's length in bytes, or ``None`` where the source cannot know it without
     transferring the value (a keys-only listing of live etcd).
+
+    Not frozen on purpose: listings create one per key (a million on big clusters) and a frozen
+    dataclass costs about seven times as much to construct. Treat instances as read-only.
     """
 
     key: bytes
