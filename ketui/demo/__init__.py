@@ -1,0 +1,219 @@
+"""The built-in demo cluster: a small kubeadm cluster with a short change history.
+
+The objects are YAML files in ``objects/`` and ``history.yaml``; ``scripts/build_demo.py`` encodes
+them to storage bytes with ketui's own encoder into ``demo_data.json.gz``, which ships in the
+package. :func:`demo_source` replays that file into a
+:class:`~ketui.core.sources.memory.MemorySource`; with ``live=True`` the cluster keeps moving
+while someone watches it: leases are renewed and events come and go (see :class:`DemoSource`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gzip
+import itertools
+import json
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ketui.core.source import SourceError, WatchEvent
+from ketui.core.sources.memory import MemoryOp, MemorySource
+
+__all__ = [
+    "DATA_FILE",
+    "ENCRYPTION_CONFIG",
+    "ETCD_VERSION",
+    "DemoSource",
+    "demo_source",
+    "load_demo_ops",
+]
+
+_HERE = Path(__file__).resolve().parent
+DATA_FILE = _HERE / "demo_data.json.gz"
+#: etcd version the demo cluster runs (kubeadm's etcd image for its Kubernetes release).
+ETCD_VERSION = "3.5.15"
+#: The demo's EncryptionConfiguration: decrypts secret shop/db-credentials (aescbc, key1).
+ENCRYPTION_CONFIG = _HERE / "encryption-config.yaml"
+DATA_FORMAT = 1
+
+#: Leases the simulation renews, in turn (node heartbeats and leader election).
+_RENEWED_LEASES = (
+    b"/registry/leases/kube-node-lease/demo-control-plane",
+    b"/registry/leases/kube-system/kube-controller-manager",
+    b"/registry/leases/kube-node-lease/demo-worker-1",
+    b"/registry/leases/kube-system/kube-scheduler",
+    b"/registry/leases/kube-node-lease/demo-worker-2",
+)
+#: Events the simulation emits in turn: (involved pod, reason, message).
+_SIMULATED_EVENTS = (
+    ("www", "Pulled", 'Container image "nginx:1.16-alpine" already present on machine'),
+    ("www", "Created", "Created container www"),
+    ("www", "Started", "Started container www"),
+)
+_SIMULATED_EVENT_LEASE = 0x694D8F3A1C2B1234
+
+
+def load_demo_ops(path: Path = DATA_FILE) -> tuple[list[MemoryOp], str | None]:
+    """The demo's writes as :class:`MemoryOp` and the Kubernetes version they were built for."""
+    try:
+        data = json.loads(gzip.decompress(path.read_bytes()))
+    except (OSError, EOFError, ValueError) as exc:
+        raise SourceError(f"cannot read the demo data {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != DATA_FORMAT:
+        raise SourceError(f"{path}: not a ketui demo data file of format {DATA_FORMAT}")
+    ops: list[MemoryOp] = []
+    for op, key, value, lease in data["writes"]:
+        if op == "put":
+            ops.append(MemoryOp.put(key.encode(), base64.b64decode(value), lease=lease))
+        else:
+            ops.append(MemoryOp.delete(key.encode()))
+    return ops, data.get("kube_version")
+
+
+def _now(micro: bool = False) -> str:
+    now = datetime.now(timezone.utc)
+    if micro:
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DemoSource(MemorySource):
+    """The demo keyspace; when live, a background task keeps the cluster moving.
+
+    The simulation starts with the first :meth:`watch` (it needs a running event loop) and stops at
+    :meth:`close`. Every ``interval`` seconds it renews one lease; every third tick it writes an
+    event for pod ``default/www`` and, past ``max_events`` simulated events, deletes the oldest one
+    (as the events' etcd lease expiring would).
+    """
+
+    def __init__(
+        self,
+        ops: list[MemoryOp],
+        *,
+        live: bool,
+        kube_version: str | None,
+        interval: float = 2.0,
+        max_events: int = 6,
+    ) -> None:
+        super().__init__(
+            ops, kind="demo", description="demo cluster (kubeadm, 3 nodes)", live=live,
+            version=ETCD_VERSION,
+        )  # fmt: skip
+        self.kube_version = kube_version
+        self.interval = interval
+        self.max_events = max_events
+        self._task: asyncio.Task[None] | None = None
+        self._ticks = itertools.count()
+        self._simulated_events: deque[bytes] = deque()
+
+    async def watch(
+        self, prefix: bytes = b"", *, start_revision: int | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        if self.live:
+            self._start_simulation()
+        async for event in super().watch(prefix, start_revision=start_revision):
+            yield event
+
+    def _start_simulation(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._simulate())
+
+    async def _simulate(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self.step()
+
+    def step(self) -> list[WatchEvent]:
+        """One tick of simulated activity (public so tests need not wait for the timer)."""
+        tick = next(self._ticks)
+        events = [self._renew_lease(_RENEWED_LEASES[tick % len(_RENEWED_LEASES)])]
+        if tick % 3 == 2:
+            events.append(self._emit_event(tick // 3))
+            if len(self._simulated_events) > self.max_events:
+                deleted = self.apply_delete(self._simulated_events.popleft())
+                if deleted is not None:
+                    events.append(deleted)
+        return [event for event in events if event is not None]
+
+    def _renew_lease(self, key: bytes) -> WatchEvent | None:
+        current = self._current.get(key)
+        if current is None:
+            return None
+        obj = _decode(current.value)
+        obj["spec"]["renewTime"] = _now(micro=True)
+        for entry in obj["metadata"].get("managedFields") or []:
+            entry["time"] = _now()
+        return self.apply_put(key, _encode(obj))
+
+    def _emit_event(self, n: int) -> WatchEvent:
+        pod, reason, message = _SIMULATED_EVENTS[n % len(_SIMULATED_EVENTS)]
+        name = f"{pod}.{uuid.uuid4().hex[:16]}"
+        now = _now()
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": now,
+            },
+            "involvedObject": {
+                "kind": "Pod",
+                "namespace": "default",
+                "name": pod,
+                "uid": "5b0e3c4a-8f2d-4b7e-9a61-0c2f7d1e9b34",
+                "apiVersion": "v1",
+                "fieldPath": f"spec.containers{{{pod}}}",
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": "kubelet", "host": "demo-worker-1"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Normal",
+            "reportingComponent": "kubelet",
+            "reportingInstance": "demo-worker-1",
+        }
+        key = f"/registry/events/default/{name}".encode()
+        self._simulated_events.append(key)
+        return self.apply_put(key, _encode(obj), lease=_SIMULATED_EVENT_LEASE)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await super().close()
+
+
+def _decode(value: bytes) -> dict[str, Any]:
+    from ketui.core.decode import decode_value
+
+    decoded = decode_value(value)
+    if not isinstance(decoded.obj, dict):
+        raise SourceError(f"demo value does not decode: {decoded.error}")
+    return decoded.obj
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
+    from ketui.core.proto_encode import encode_object
+
+    return encode_object(obj)
+
+
+def demo_source(live: bool = True) -> DemoSource:
+    """The demo cluster as a :class:`~ketui.core.source.Source` (kind ``"demo"``).
+
+    ``live=True``: watches do not end after replaying the history and the cluster keeps changing.
+    """
+    ops, kube_version = load_demo_ops()
+    return DemoSource(ops, live=live, kube_version=kube_version)
