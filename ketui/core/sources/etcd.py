@@ -57,6 +57,7 @@ from ketui.core.source import (  # noqa: E402
     SourceStatus,
     WatchEvent,
 )
+from ketui.core.sources.etcd_keys import parse_keys_only  # noqa: E402
 
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 """gRPC's default 4 MiB receive limit is far too small for a page of values from a big cluster."""
@@ -78,8 +79,11 @@ VALUES_FETCH = 5_000
 """Keys with values fetched per Range (~10 MB of typical Kubernetes objects); a reply over
 MAX_RECEIVE_BYTES is asked for again with half the limit."""
 
+_KEYS_ONLY_RANGE = ("KV", "Range keys-only")
+"""The Range call again, with keys-only replies decoded straight into KeyInfo lists."""
 _WATCH_BATCH_MAX_REVS = 1000  # etcd's watchBatchMaxRevs: a fuller response may continue
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_PROGRESS_REQUEST = rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
 
 # (service, method) -> (request class, response class). Nothing else can be called.
 READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
@@ -188,11 +192,10 @@ class EtcdSource:
     ) -> AsyncIterator[list[KeyInfo]]:
         """Keys only; etcd does not send value sizes in keys-only mode, so ``size`` is ``None``."""
         fetch = max(page_size, KEYS_ONLY_FETCH)
-        async for chunk in self._range_pages(prefix, revision, fetch, keys_only=True):
-            infos = [
-                KeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
-                for kv in chunk
-            ]
+        async for infos in self._range_pages(prefix, revision, fetch, keys_only=True):
+            if len(infos) <= page_size:
+                yield infos
+                continue
             for start in range(0, len(infos), page_size):
                 yield infos[start : start + page_size]
 
@@ -292,7 +295,7 @@ class EtcdSource:
                 call = await self._open_watch(key, end, next_rev, prev_kv=True)
                 down_since = None
                 while True:
-                    resp = await call.read()
+                    resp = await self._read_watch(call)
                     if resp is grpc.aio.EOF:
                         raise _Unavailable("the watch stream ended")
                     self._check_watch_response(resp, next_rev)
@@ -328,9 +331,12 @@ class EtcdSource:
 
     # ------------------------------------------------------------------ ranges
 
-    async def _range(self, request: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
+    async def _range(
+        self, request: rpc_pb2.RangeRequest, rpc: tuple[str, str] = ("KV", "Range")
+    ) -> Any:
+        """A Range reply (a :class:`KeysPage` for the keys-only call)."""
         try:
-            return await self._unary(("KV", "Range"), request)
+            return await self._unary(rpc, request)
         except _Compacted:
             floor = await self.compact_revision()
             raise CompactedError(floor, request.revision or None) from None
@@ -338,38 +344,46 @@ class EtcdSource:
     async def _range_pages(
         self, prefix: bytes, revision: int | None, limit: int, *, keys_only: bool
     ) -> AsyncIterator[Any]:
-        """Raw ``kvs`` of each page, all at one revision; the next page is fetched while the
-        caller works on the current one (etcd answers on its own CPU in the meantime)."""
+        """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
+
+        The next page is fetched while the caller works on the current one (etcd answers on its
+        own CPU in the meantime).
+        """
         key, end = _key_range(prefix)
-        resp = await self._range_page(key, end, revision or 0, limit, keys_only)
-        rev = revision or int(resp.header.revision)
+        page = await self._range_page(key, end, revision or 0, limit, keys_only)
+        rev = revision or page[0]
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
-                kvs = resp.kvs
-                if resp.more and kvs:
+                _, more, items = page
+                if more and items:
                     pending = asyncio.ensure_future(
-                        self._range_page(kvs[-1].key + b"\0", end, rev, limit, keys_only)
+                        self._range_page(items[-1].key + b"\0", end, rev, limit, keys_only)
                     )
-                if kvs:
-                    yield kvs
+                if items:
+                    yield items
                 if pending is None:
                     return
-                resp, pending = await pending, None
+                page, pending = await pending, None
         finally:
             if pending is not None:
                 pending.cancel()
 
     async def _range_page(
         self, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool
-    ) -> Any:
-        """One page; a reply over the receive limit is asked for again with half the limit."""
+    ) -> tuple[int, bool, Any]:
+        """``(header revision, more, items)`` of one page; a reply over the receive limit is
+        asked for again with half the limit."""
         while True:
             request = rpc_pb2.RangeRequest(
                 key=key, range_end=end, limit=limit, revision=revision, keys_only=keys_only
             )
             try:
-                return await self._range(request)
+                if keys_only:
+                    keys = await self._range(request, _KEYS_ONLY_RANGE)
+                    return keys.revision, keys.more, keys.infos
+                resp = await self._range(request)
+                return int(resp.header.revision), resp.more, resp.kvs
             except _TooLarge:
                 if limit <= 1:
                     raise SourceError(
@@ -384,6 +398,32 @@ class EtcdSource:
         kind = EventType.DELETE if ev.type == kv_pb2.Event.DELETE else EventType.PUT
         prev = _key_value(ev.prev_kv) if ev.HasField("prev_kv") else None
         return WatchEvent(kind, _key_value(ev.kv), prev)
+
+    async def _read_watch(self, call: Any) -> Any:
+        """The next response of a watch stream, or :class:`_Unavailable` if the member froze.
+
+        gRPC's transport pings do not reliably notice a frozen member (SIGSTOP, a hung host) on a
+        busy watch stream (tests/reliability/test_faults.py saw a watch stay on one for 30 s), so
+        a stream silent for ``keepalive_time`` is asked for a progress report, which etcd answers
+        at once on a live stream; no answer within ``keepalive_timeout`` means the member is gone.
+        """
+        read = asyncio.ensure_future(call.read())
+        try:
+            done, _ = await asyncio.wait({read}, timeout=self.config.keepalive_time)
+            if not done:
+                try:
+                    await asyncio.wait_for(
+                        call.write(_PROGRESS_REQUEST), self.config.keepalive_timeout
+                    )
+                except asyncio.TimeoutError:
+                    pass  # the read below decides
+                done, _ = await asyncio.wait({read}, timeout=self.config.keepalive_timeout)
+                if not done:
+                    raise _Unavailable(f"{self.endpoint}: the watch stream stopped answering")
+            return read.result()
+        finally:
+            if not read.done():
+                read.cancel()
 
     @staticmethod
     def _check_watch_response(resp: Any, requested: int) -> None:
@@ -403,7 +443,10 @@ class EtcdSource:
         request = rpc_pb2.WatchRequest(create_request=create)
 
         async def attempt(endpoint: _Endpoint) -> Any:
-            call = endpoint.calls[("Watch", "Watch")](metadata=self._metadata(endpoint))
+            # "hasleader" (as etcd's Go client sends it): a member cut off from its cluster ends the
+            # watch with "no leader" instead of going silent, so the retry moves on.
+            metadata = (*(self._metadata(endpoint) or ()), ("hasleader", "true"))
+            call = endpoint.calls[("Watch", "Watch")](metadata=metadata)
             try:
                 await asyncio.wait_for(call.write(request), self.config.command_timeout)
                 resp = await asyncio.wait_for(call.read(), self.config.command_timeout)
@@ -597,6 +640,12 @@ class EtcdSource:
                 request_serializer=req_cls.SerializeToString,
                 response_deserializer=resp_cls.FromString,
             )
+            if (service, method) == ("KV", "Range"):
+                endpoint.calls[_KEYS_ONLY_RANGE] = make(
+                    path,
+                    request_serializer=req_cls.SerializeToString,
+                    response_deserializer=parse_keys_only,
+                )
         return endpoint
 
     def _parse_endpoint(self, url: str) -> tuple[str, bool]:
