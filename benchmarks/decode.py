@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ketui.core.proto_decode import decode_object, parse_envelope
+from ketui.core.pbwire import LEN, parse_envelope, scan_fields
+from ketui.core.proto_decode import decode_object
 from ketui.core.proto_encode import encode_object
 from ketui.core.schema import kind_message_index, raw_message, view_for
 
@@ -366,54 +367,27 @@ _MAP_ENTRY = -1  # map entries are split into their key and value bytes only (ba
 _SUB: dict[int, dict[int, int]] = {_MAP_ENTRY: {}}
 
 
-def pure_python_read(data: bytes, index: int) -> dict[int, list[Any]]:
-    """Wire work only, in pure Python: every field of the message tree by number (the baseline
-    against which the upb descriptors were chosen; conversion to JSON would come on top)."""
+def pure_python_read(
+    data: bytes, index: int, start: int = 0, end: int | None = None
+) -> dict[int, list[Any]]:
+    """Wire work only, in pure Python with ketui's own reader (``pbwire.scan_fields``): every
+    field of the message tree by number (the baseline against which the upb descriptors were
+    chosen; conversion to JSON would come on top)."""
     sub = _SUB.get(index)
     if sub is None:
         sub = _SUB[index] = _submessages(index)
+    fields, _, error = scan_fields(data, start, len(data) if end is None else end)
+    if error is not None:
+        raise error
     out: dict[int, list[Any]] = {}
-    pos, end = 0, len(data)
-    while pos < end:
-        key = data[pos]
-        pos += 1
-        if key & 0x80:
-            key, shift = key & 0x7F, 7
-            while True:
-                b = data[pos]
-                pos += 1
-                key |= (b & 0x7F) << shift
-                if not b & 0x80:
-                    break
-                shift += 7
-        wire = key & 7
-        value: Any
-        if wire == 0 or wire == 2:
-            n = data[pos]
-            pos += 1
-            if n & 0x80:
-                n, shift = n & 0x7F, 7
-                while True:
-                    b = data[pos]
-                    pos += 1
-                    n |= (b & 0x7F) << shift
-                    if not b & 0x80:
-                        break
-                    shift += 7
-            value = n
-            if wire == 2:
-                value = data[pos : pos + n]
-                pos += n
-                target = sub.get(key >> 3)
-                if target is not None:
-                    value = pure_python_read(value, target)
-        elif wire == 1:
-            value = data[pos : pos + 8]
-            pos += 8
-        else:
-            value = data[pos : pos + 4]
-            pos += 4
-        out.setdefault(key >> 3, []).append(value)
+    for number, wire, value in fields:
+        if wire == LEN:
+            target = sub.get(number)
+            if target is None:
+                value = data[value[0] : value[1]]
+            else:
+                value = pure_python_read(data, target, value[0], value[1])
+        out.setdefault(number, []).append(value)
     return out
 
 

@@ -9,13 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ketui.core.proto_decode import (
-    decode_message,
-    decode_object,
-    decode_storage,
-    go_duration,
-    parse_envelope,
-)
+from ketui.core.pbwire import len_field, parse_envelope
+from ketui.core.proto_decode import decode_message, decode_object, decode_storage, go_duration
 from ketui.core.proto_encode import encode_object
 from ketui.core.schema import message_index, view_for
 from tests.test_fixtures_decode import FIXTURES
@@ -30,10 +25,24 @@ def test_unknown_kind_is_none() -> None:
     assert decode_object("route.openshift.io/v1", "Route", b"", view_for(None)) is None
 
 
-def test_invalid_utf8_prints_replacement_character() -> None:
-    raw = _cm_raw(data={"k": "vXv"}).replace(b"vXv", b"v\xffv")
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        (b"v\xffv", "v\ufffdv"),
+        (b"\xe2\x82v", "\ufffd\ufffdv"),  # Go: one U+FFFD per byte (Python's "replace": one)
+        (b"\xed\xa0\x80", "\ufffd" * 3),  # a UTF-16 surrogate encoded in UTF-8
+    ],
+)
+def test_invalid_utf8_prints_replacement_character_per_byte(bad: bytes, shown: str) -> None:
+    raw = _cm_raw(data={"k": "X" * len(bad)}).replace(b"X" * len(bad), bad)
     out = decode_object("v1", "ConfigMap", raw)
-    assert out is not None and out["data"] == {"k": "v\ufffdv"}
+    assert out is not None and out["data"] == {"k": shown}
+
+
+def test_envelope_strings_follow_go_utf8_rules() -> None:
+    value = encode_object({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"}})
+    envelope = parse_envelope(value.replace(b"Pod", b"P\xe2\x82", 1))
+    assert envelope.kind == "P\ufffd\ufffd" and envelope.api_version == "v1"
 
 
 def _with_managed_fields(fields_v1: bytes) -> bytes:
@@ -109,7 +118,7 @@ def _nested_not(depth: int) -> bytes:
     """JSONSchemaProps nested ``depth`` levels through its ``not`` field (number 28)."""
     data = b""
     for _ in range(depth):
-        data = _varint((28 << 3) | 2) + _varint(len(data)) + data
+        data = len_field(28, data)
     return data
 
 
@@ -123,13 +132,3 @@ def test_nesting_is_bounded() -> None:
     assert out == {"not": {}}
     with pytest.raises(ValueError, match="MaxDepth"):
         decode_message(index, _nested_not(5000), view_for(None))
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ketui.core.proto_decode import decode_storage, parse_envelope
+from ketui.core.pbwire import parse_envelope
+from ketui.core.proto_decode import decode_storage
 from ketui.core.proto_encode import encode_object, go_json_bytes
 from tests.test_fixtures_decode import FIXTURES
 

@@ -9,28 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ketui.core.pbwire import encode_varint as _varint
+from ketui.core.pbwire import len_field as _len
 from ketui.core.rawproto import decode_raw
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "k8s-fixtures"
 ALL_PB = sorted(FIXTURES.glob("*/*.pb")) if FIXTURES.is_dir() else []
 MAGIC = b"k8s\x00"
-
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _len(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def test_scalars_strings_nested_and_repeated() -> None:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ketui.core.cbor_json import cbor_to_json
 from ketui.core.decoded import Decoded, Family
 from ketui.core.encryption import ENCRYPTED_PREFIX, decrypt
 from ketui.core.kubeversion import normalize_kube_version
-from ketui.core.pbwire import LEN, WireError, iter_fields
+from ketui.core.pbwire import MAGIC as PROTOBUF_MAGIC
+from ketui.core.pbwire import WireError, parse_envelope
 from ketui.core.proto_decode import decode_object
 from ketui.core.rawproto import decode_raw
 from ketui.core.schema import message_for_kind, view_for
@@ -31,7 +32,6 @@ from ketui.core.schema import message_for_kind, view_for
 if TYPE_CHECKING:
     from ketui.core.encryption import Keyring
 
-PROTOBUF_MAGIC = b"k8s\x00"
 CBOR_MAGIC = b"\xd9\xd9\xf7"
 PROTOBUF_CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 JSON_CONTENT_TYPE = "application/json"
@@ -40,53 +40,6 @@ _JSON_START_WHITESPACE = b" \t\r\n"
 # Valid UTF-8 is shown as text unless it holds control characters other than tab, CR, LF, form
 # feed and escape: a value like etcd's 8-byte compact_rev_key (NUL bytes) reads better as hex.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """The ``runtime.Unknown`` envelope of a protobuf value."""
-
-    api_version: str
-    kind: str
-    raw: bytes
-    content_encoding: str
-    content_type: str
-
-
-def parse_envelope(value: bytes) -> Envelope:
-    """Parse ``k8s\\x00`` + ``runtime.Unknown``; raises :class:`~ketui.core.pbwire.WireError`.
-
-    Fields: 1 typeMeta {1 apiVersion, 2 kind}, 2 raw, 3 contentEncoding, 4 contentType. A scalar
-    seen twice keeps the last value and typeMeta seen twice merges, as Go's unmarshaller does.
-    """
-    if not value.startswith(PROTOBUF_MAGIC):
-        raise WireError("missing the k8s\\x00 magic")
-    strings = {"apiVersion": "", "kind": "", "contentEncoding": "", "contentType": ""}
-    raw = b""
-    for number, wire_type, data in iter_fields(value, len(PROTOBUF_MAGIC)):
-        if wire_type != LEN or not isinstance(data, bytes):
-            continue  # unknown or mistyped field: skipped, as Go does
-        if number == 1:
-            for sub_number, sub_wire, sub in iter_fields(data):
-                if sub_wire == LEN and isinstance(sub, bytes) and sub_number in (1, 2):
-                    strings["apiVersion" if sub_number == 1 else "kind"] = _text(sub)
-        elif number == 2:
-            raw = data
-        elif number == 3:
-            strings["contentEncoding"] = _text(data)
-        elif number == 4:
-            strings["contentType"] = _text(data)
-    return Envelope(
-        strings["apiVersion"],
-        strings["kind"],
-        raw,
-        strings["contentEncoding"],
-        strings["contentType"],
-    )
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
 
 
 def decode_value(
@@ -104,11 +57,35 @@ def decode_value(
     """
     try:
         data = bytes(value)
-        return _decode(data, key, normalize_kube_version(kube_version), keyring, nested=False)
+        decoded = _decode(data, key, normalize_kube_version(kube_version), keyring, nested=False)
     except Exception as exc:  # noqa: BLE001 - the decoder's contract: never raise
         size = len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = _one_line(str(exc)) or type(exc).__name__
         return Decoded(family=_family_by_magic(value), size=size, error=reason)
+    return _printable_messages(decoded)
+
+
+# C0 and C1 control characters: a terminal would act on them (escape sequences).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, control characters shown as ``\\xNN``.
+
+    Messages quote bytes of the value (the key name of an encryption header, a kind from the
+    envelope), so a crafted value could otherwise break lines or send escape sequences.
+    """
+    text = " ".join(text.split())
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _printable_messages(decoded: Decoded) -> Decoded:
+    if decoded.error is not None:
+        decoded.error = _one_line(decoded.error) or "undecodable value"
+    decoded.warnings = [_one_line(w) for w in decoded.warnings]
+    if decoded.encryption is not None and decoded.encryption.reason:
+        decoded.encryption.reason = _one_line(decoded.encryption.reason)
+    return decoded
 
 
 def _family_by_magic(value: Any) -> Family:
@@ -158,21 +135,16 @@ def _decode_encrypted(
             size=len(value),
             error="malformed encryption header: expected k8s:enc:<provider>:<version>:<name>:",
         )
-    decoded = Decoded(family=Family.ENCRYPTED, size=len(value), encryption=result.encryption)
     if result.plaintext is None:
-        decoded.error = result.error
-        return decoded
+        return Decoded(
+            family=Family.ENCRYPTED,
+            size=len(value),
+            encryption=result.encryption,
+            error=result.error,
+        )
     inner = _decode(result.plaintext, key, kube_version, None, nested=True)
-    decoded.api_version = inner.api_version
-    decoded.kind = inner.kind
-    decoded.obj = inner.obj
-    decoded.content_type = inner.content_type
-    decoded.message = inner.message
-    decoded.schemaless = inner.schemaless
-    decoded.text = inner.text
-    decoded.error = inner.error
-    decoded.warnings = inner.warnings
-    decoded.kube_version = inner.kube_version
+    # what the plaintext decoded to, under the encrypted value's family, size and encryption
+    decoded = replace(inner, family=Family.ENCRYPTED, size=len(value), encryption=result.encryption)
     if inner.family in (Family.TEXT, Family.BINARY):
         decoded.warnings.append(f"the decrypted value is {inner.family.value}, not an object")
     return decoded
@@ -243,12 +215,40 @@ def _decode_json(value: bytes) -> Decoded:
     try:
         obj = json.loads(value, parse_constant=_reject_constant)
     except RecursionError:
-        decoded.error = "malformed JSON: nested too deeply"
+        decoded.error = _TOO_DEEP
         return decoded
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         decoded.error = f"malformed JSON: {' '.join(str(exc).split())}"
         return decoded
+    if _nested_deeper_than(value, obj, MAX_JSON_DEPTH):
+        decoded.error = _TOO_DEEP
+        return decoded
     return _with_type_meta(decoded, obj)
+
+
+# json.loads stops at Python's recursion limit *from where it is called*, and the renderers
+# recurse once per level too: an object that decodes close to the limit would fail to render
+# from a deeper stack (the TUI's). A fixed limit, far below, makes both deterministic.
+MAX_JSON_DEPTH = 512
+_TOO_DEEP = f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels): not shown"
+
+
+def _nested_deeper_than(text: bytes, obj: Any, limit: int) -> bool:
+    if text.count(b"{") + text.count(b"[") <= limit:  # C-speed answer for most values
+        return False
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _with_type_meta(decoded: Decoded, obj: Any) -> Decoded:

@@ -4,8 +4,9 @@ The wire work is done by the protobuf C parser (upb) with descriptors built from
 (:mod:`ketui.core.proto_descriptors`). Turning the parsed message into Kubernetes JSON is done by
 small Python functions generated once per (release view, message) from the schema, so each field
 costs one attribute read and, where the rules need it, one presence test. Measured with
-``benchmarks/decode.py``: a pure-Python wire reader needs 1.3-1.6x the time of this whole decode
-for the wire reading alone, before any conversion (docs/performance.md).
+``benchmarks/decode.py``: ketui's own pure-Python wire reader (:mod:`ketui.core.pbwire`) needs
+about 2x the time of this whole decode for the wire reading alone, before any conversion
+(docs/performance.md).
 
 The rules implemented are those of ``k8s-schema/README.md`` (numbers refer to its rules):
 JSON names and Go field order (5), omitempty/omitzero/pointers (3-5), inline structs (5), typeMeta
@@ -25,12 +26,13 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from ketui.core import schema
+from ketui.core.gotext import go_utf8_decode
+from ketui.core.pbwire import parse_envelope
 from ketui.core.proto_descriptors import message_class
 from ketui.core.schema import FieldSpec, KubeView, MessageSpec
 
-__all__ = ["decode_object", "decode_storage", "parse_envelope", "MAGIC"]
+__all__ = ["decode_message", "decode_object", "decode_storage", "go_duration"]
 
-MAGIC = b"k8s\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _GO_ZERO_SECONDS = -62135596800  # 0001-01-01T00:00:00Z, Go's zero time
 # Calling the unbound method is about twice as fast as ``m.HasField`` on upb messages.
@@ -45,8 +47,9 @@ def _b64(value: bytes) -> str:
 
 
 def _text(value: str | bytes) -> str:
-    """upb hands back proto2 strings that are not valid UTF-8 as bytes; Go prints U+FFFD."""
-    return value if value.__class__ is str else value.decode("utf-8", "replace")  # type: ignore[union-attr]
+    """upb hands back proto2 strings that are not valid UTF-8 as bytes; Go prints one U+FFFD
+    per invalid byte."""
+    return value if value.__class__ is str else go_utf8_decode(value)  # type: ignore[arg-type]
 
 
 _TIME_CACHE: dict[int, str] = {}  # Unix seconds -> RFC 3339 without the "Z"
@@ -138,7 +141,7 @@ def _group_version(m: Any) -> str:
 
 
 def _string_list(m: Any) -> list[str]:
-    return [_text(s) for s in m.f1]
+    return list(map(_text, m.f1[:]))
 
 
 _scan_json: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
@@ -160,7 +163,7 @@ def _json_value(raw: bytes) -> Any:
         raise ValueError("embedded JSON nested too deeply") from None
     except ValueError:
         # Go would refuse to print the object; showing the text keeps the rest readable.
-        return raw.decode("utf-8", "replace")
+        return go_utf8_decode(raw)
 
 
 def _raw_json(m: Any) -> Any:
@@ -209,7 +212,7 @@ _RAW_JSON_BY_NAME = {
 
 def _schema_or_array(m: Any, conv: Any) -> Any:
     if m.f2:
-        return list(map(conv, m.f2))
+        return list(map(conv, m.f2[:]))
     return conv(m.f1) if _has(m, "f1") else None
 
 
@@ -219,7 +222,7 @@ def _schema_or_bool(m: Any, conv: Any) -> Any:
 
 def _schema_or_string_array(m: Any, conv: Any) -> Any:
     if m.f2:
-        return [_text(s) for s in m.f2]
+        return list(map(_text, m.f2[:]))
     return conv(m.f1) if _has(m, "f1") else None
 
 
@@ -258,8 +261,11 @@ class _Converters:
         self.safe = safe
         self.globals: dict[str, Any] = dict(_BASE_GLOBALS)
 
-    def fill(self, index: int) -> Any:
-        return self.globals[self.ref(index, "F")]
+    def compiled_fill(self, index: int) -> Any:
+        """The fill function of a message, compiled now (not the stub :meth:`ref` reserves)."""
+        name = self.ref(index, "F")
+        fill = self.globals[name] = self._compile(index, "F")
+        return fill
 
     def ref(self, index: int, prefix: str = "V") -> str:
         """Global name of the F (fill) or V (conv) function of a message. A stub reserves the name
@@ -311,7 +317,8 @@ class _Generator:
 
     def _is_sparse(self) -> bool:
         """Messages made only of optional fields (VolumeSource, SecurityContext, ...) usually have
-        few of them set: one ListFields() call then beats a presence test per field."""
+        few of them set: one ListFields() call then beats a presence test per field, and its
+        values are used directly (a second attribute read would build a second wrapper)."""
         printed = [f for f in self.spec.fields if f.inline or (f.json and not f.json_skip)]
         return len(printed) >= 6 and all(
             f.pointer or f.repeated or f.kind in ("map", "bytes") or f.extra for f in printed
@@ -319,7 +326,7 @@ class _Generator:
 
     def body(self) -> list[str]:
         if self.sparse:
-            self.lines.append("p = {x.number for x, _ in m.ListFields()}")
+            self.lines.append("p = {x.number: y for x, y in m.ListFields()}")
         for i, f in enumerate(self.spec.fields):
             self._field(f, i)
         return self.lines
@@ -372,7 +379,7 @@ class _Generator:
     def _field(self, f: FieldSpec, i: int) -> None:
         add = self.lines.append
         key = repr(f.json)
-        attr = f"m.f{f.number}"
+        attr = f"p[{f.number}]" if self.sparse else f"m.f{f.number}"
         declared = self._declared(f) if f.kind == "message" else None
         special = schema.special_form(f.message) if f.kind == "message" and f.message else None
         if f.inline:
@@ -396,13 +403,15 @@ class _Generator:
             self._nil_or(f, v, key, expr)
             return
         if f.repeated:
+            # v[:] copies a upb repeated field to a list in one C call; iterating it goes through
+            # __getitem__ element by element (about twice the time)
             val = self._value(f.kind, f.message, "x", declared)
             if val == "x":
-                expr = f"list({v})"
+                expr = f"{v}[:]"
             elif val.endswith("(x)") and val[:-3].isidentifier():
-                expr = f"list(map({val[:-3]}, {v}))"
+                expr = f"list(map({val[:-3]}, {v}[:]))"
             else:
-                expr = f"[{val} for x in {v}]"
+                expr = f"[{val} for x in {v}[:]]"
             self._nil_or(f, v, key, expr)
             return
         if special is not None and special[1] == "slice":
@@ -441,7 +450,7 @@ class _Generator:
         """Lists and maps: absent on the wire means nil (``null`` unless omitempty)."""
         add = self.lines.append
         if self.sparse:
-            add(f"if {f.number} in p: {v} = m.f{f.number}; d[{key}] = {expr}")
+            add(f"if {f.number} in p: {v} = p[{f.number}]; d[{key}] = {expr}")
             if not (f.omitempty or f.extra):
                 add(f"else: d[{key}] = None")
             return
@@ -479,10 +488,17 @@ def _parse(index: int, raw: bytes) -> tuple[Any, bool]:
         raise ValueError(f"malformed protobuf: {exc}") from None
 
 
+_FILLS: dict[tuple[int, bool, bool, int], Any] = {}  # (view tag, explicit, safe, index) -> fill
+
+
 def _fill(index: int, raw: bytes, d: dict[str, Any], view: KubeView) -> None:
     msg, safe = _parse(index, raw)
+    key = (view.tag, view.explicit, safe, index)
+    fill = _FILLS.get(key)
+    if fill is None:
+        fill = _FILLS[key] = _converters(view, safe).compiled_fill(index)
     try:
-        _converters(view, safe).fill(index)(msg, d)
+        fill(msg, d)
     except RecursionError:
         raise ValueError("object nested too deeply") from None
 
@@ -515,23 +531,7 @@ def decode_object(
     return d
 
 
-def parse_envelope(data: bytes) -> tuple[str, str, bytes, str, str]:
-    """Split a stored value (``k8s\\x00`` + runtime.Unknown) into
-    (apiVersion, kind, raw, contentEncoding, contentType). ValueError when it is not one."""
-    if not data.startswith(MAGIC):
-        raise ValueError("not a Kubernetes protobuf value (no k8s\\x00 prefix)")
-    unknown, _ = _parse(schema.message_index("k8s.io.apimachinery.pkg.runtime.Unknown"), data[4:])
-    tm = unknown.f1
-    return (
-        _text(tm.f1),
-        _text(tm.f2),
-        unknown.f2,
-        _text(unknown.f3),
-        _text(unknown.f4),
-    )
-
-
 def decode_storage(data: bytes, view: KubeView | None = None) -> dict[str, Any] | None:
     """Convenience: envelope + :func:`decode_object` (None when the kind is unknown)."""
-    api_version, kind, raw, _, _ = parse_envelope(data)
-    return decode_object(api_version, kind, raw, view)
+    envelope = parse_envelope(data)
+    return decode_object(envelope.api_version, envelope.kind, envelope.raw, view)

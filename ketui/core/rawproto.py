@@ -23,71 +23,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ketui.core.pbwire import LEN, VARINT, Field, scan_fields
+
 __all__ = ["decode_raw"]
-
-_MAX_FIELD_NUMBER = (1 << 29) - 1
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
-
-_Field = tuple[int, int, Any]  # field number, wire type, value (LEN: (start, stop) offsets)
-
-
-class _WireError(Exception):
-    """Malformed wire data at an offset (internal; never leaves the module)."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(f"{message} at byte {offset}")
-
-
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    start = pos
-    while pos < end:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, pos
-        shift += 7
-        if shift >= 70:
-            raise _WireError("varint longer than 10 bytes", start)
-    raise _WireError("truncated varint", start)
-
-
-def _scan(data: bytes, pos: int, end: int) -> tuple[list[_Field], int, _WireError | None]:
-    """Split ``data[pos:end]`` into fields.
-
-    Returns the fields read, the offset where reading stopped (``end`` on success, else the
-    start of the bad field) and the error, if any.  LEN values are (start, stop) offsets.
-    """
-    fields: list[_Field] = []
-    while pos < end:
-        tag_at = pos
-        try:
-            tag, pos = _varint(data, pos, end)
-            number, wire = tag >> 3, tag & 7
-            if not 1 <= number <= _MAX_FIELD_NUMBER:
-                raise _WireError(f"field number {number} out of range", tag_at)
-            value: Any
-            if wire == _VARINT:
-                value, pos = _varint(data, pos, end)
-            elif wire in (_FIXED64, _FIXED32):
-                size = 8 if wire == _FIXED64 else 4
-                if end - pos < size:
-                    raise _WireError(f"truncated fixed{size * 8}", pos)
-                value = int.from_bytes(data[pos : pos + size], "little")
-                pos += size
-            elif wire == _LEN:
-                length, pos = _varint(data, pos, end)
-                if length > end - pos:
-                    raise _WireError(f"length {length} exceeds the {end - pos} bytes left", pos)
-                value = (pos, pos + length)
-                pos += length
-            else:
-                raise _WireError(f"unsupported wire type {wire}", tag_at)
-        except _WireError as exc:
-            return fields, tag_at, exc
-        fields.append((number, wire, value))
-    return fields, end, None
 
 
 def _is_printable_text(text: str) -> bool:
@@ -103,7 +41,7 @@ def _length_delimited(data: bytes, start: int, stop: int, depth: int, max_depth:
     if text is not None and _is_printable_text(text):
         return text
     if depth < max_depth:
-        fields, _, error = _scan(data, start, stop)
+        fields, _, error = scan_fields(data, start, stop)
         if error is None:
             return _message(data, fields, depth + 1, max_depth)
     if text is not None:
@@ -111,12 +49,12 @@ def _length_delimited(data: bytes, start: int, stop: int, depth: int, max_depth:
     return "base64:" + base64.b64encode(chunk).decode("ascii")
 
 
-def _message(data: bytes, fields: list[_Field], depth: int, max_depth: int) -> dict[str, Any]:
+def _message(data: bytes, fields: list[Field], depth: int, max_depth: int) -> dict[str, Any]:
     grouped: dict[str, list[Any]] = {}
     for number, wire, raw in fields:
-        if wire == _LEN:
+        if wire == LEN:
             value = _length_delimited(data, raw[0], raw[1], depth, max_depth)
-        elif wire == _VARINT and raw >= 1 << 63:
+        elif wire == VARINT and raw >= 1 << 63:
             value = raw - (1 << 64)
         else:
             value = raw
@@ -129,7 +67,7 @@ def decode_raw(data: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return {"_error": f"not bytes: {type(data).__name__}"}
     payload = bytes(data)
-    fields, stopped, error = _scan(payload, 0, len(payload))
+    fields, stopped, error = scan_fields(payload, 0, len(payload))
     result = _message(payload, fields, 0, max(0, max_depth))
     if error is not None:
         result["_error"] = str(error)
