@@ -1,0 +1,1 @@
+"""ketui screens and modal dialogs."""

@@ -1,0 +1,346 @@
+"""The main screen: key tree and value viewer side by side, the watch feed below, status on top."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ketui.core.keyindex import KeyIndex
+from ketui.core.keys import detect_prefix, resolve_resource, storage_paths
+from ketui.core.source import CompactedError, EventType, KeyInfo, SourceError
+from ketui.ui.background import batched, in_thread_reading
+from ketui.ui.context import ViewContext
+from ketui.ui.messages import FeedEventSelected, KeySelected, StatusUpdated, WatchBatch
+from ketui.ui.widgets.key_tree import KeyTree
+from ketui.ui.widgets.status_bar import StatusBar
+from ketui.ui.widgets.value_view import ValueView
+from ketui.ui.widgets.watch_feed import WatchFeed
+
+#: How often the tree re-reads the index while keys are loading or events arrive.
+TREE_SYNC_INTERVAL = 0.25
+#: Seconds between status polls; also how quickly a lost connection is noticed.
+STATUS_INTERVAL = 2.0
+#: Filter results shown at most (the rest is counted).
+MAX_MATCHES = 1000
+
+
+class MainScreen(Screen[None]):
+    """Owns the key index and the background work that fills and updates it."""
+
+    BINDINGS = [
+        Binding(
+            "slash", "filter_tree", "Filter", id="main.filter", tooltip="Filter keys as you type"
+        ),
+        Binding("colon", "command", "Jump", id="main.command", tooltip=":pods, :deploy, :q …"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="main.next"),
+        Binding("escape", "close_inputs", "Back", show=False, id="main.back"),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #panes { height: 1fr; }
+    MainScreen #left { width: 40%; min-width: 30; border-right: solid $primary; }
+    MainScreen #tree-info { height: 1; padding: 0 1; background: $boost; }
+    MainScreen #tree-filter, MainScreen #command {
+        display: none; height: 1; border: none; padding: 0 1;
+    }
+    MainScreen #tree-filter.-visible, MainScreen #command.-visible { display: block; }
+    MainScreen WatchFeed.-hidden { display: none; }
+    """
+
+    keys_loading: reactive[bool] = reactive(True)
+
+    def __init__(
+        self,
+        ctx: ViewContext,
+        *,
+        show_feed: bool | None = None,
+        feed_max: int = 1000,
+        feed_backlog: int = 0,
+    ) -> None:
+        super().__init__()
+        self.feed_backlog = feed_backlog  # revisions replayed into the feed at start (the demo)
+        self.ctx = ctx
+        self.index = KeyIndex()
+        self.show_feed = ctx.source.live if show_feed is None else show_feed
+        self.feed_max = feed_max
+        self.revision = 0
+        self.marked: tuple[int, dict[bytes, KeyInfo]] | None = None
+        self._last_sync = 0.0
+        self._sync_pending = False
+        self._load_failed = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="panes"):
+            with Vertical(id="left"):
+                yield Static("loading keys…", id="tree-info")
+                yield Input(placeholder="filter keys (substring)", id="tree-filter")
+                yield KeyTree(self.index, prefix=self.ctx.prefix, id="tree")
+            yield ValueView(self.ctx, id="value")
+        feed = WatchFeed(
+            prefix=self.ctx.prefix, clock=self.ctx.clock, max_events=self.feed_max, id="feed"
+        )
+        feed.set_class(not self.show_feed, "-hidden")
+        yield feed
+        yield Input(placeholder=":pods  :deploy  :stats  :mark  :compare  :q", id="command")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(KeyTree).focus()
+        self.load_index()
+        self.poll_status()
+        self.set_interval(STATUS_INTERVAL, self.poll_status)
+
+    # -- background work -------------------------------------------------------------------------
+
+    @work(exclusive=True, group="index", exit_on_error=False, description="loading keys")
+    async def load_index(self) -> None:
+        """List every key once (pages, one revision), then follow changes with a watch."""
+        source = self.ctx.source
+        try:
+            status = await source.status()
+            revision = status.revision
+            self.index.clear()
+            async for page in source.list_keys(b"", revision=revision or None):
+                if not len(self.index) and not self.ctx.prefix_fixed:
+                    self._set_prefix(detect_prefix(info.key for info in page))
+                self.index.add_many(page)
+                self._tree_info(f"loading… {len(self.index)} keys")
+                self.schedule_tree_sync()
+        except SourceError as err:
+            self._tree_info(f"error: {err} (retrying)")
+            if not self._load_failed:  # say it once, not at every retry
+                self.notify(str(err), severity="error", title="cannot list keys")
+            self._load_failed = True
+            if self.ctx.source.live:  # a live source may come back: try again
+                self.set_timer(STATUS_INTERVAL, self.load_index)
+            else:
+                self.keys_loading = False
+            return
+        self._load_failed = False
+        self.keys_loading = False
+        self.revision = revision
+        self.query_one(KeyTree).reload()
+        self._tree_info(self._count_text())
+        if source.live:
+            start = revision + 1
+            if self.feed_backlog:
+                floor = (status.compact_revision or 0) + 1
+                start = max(floor, start - self.feed_backlog)
+                self.feed_backlog = 0  # only once: a refresh does not replay again
+            self.watch_changes(start)
+
+    @work(exclusive=True, group="watch", exit_on_error=False, description="watching")
+    async def watch_changes(self, start_revision: int) -> None:
+        """Follow every change, in batches; reconnect (from the last revision seen) on errors."""
+        next_revision = start_revision
+        while True:
+            try:
+                async for batch in batched(
+                    self.ctx.source.watch(b"", start_revision=next_revision)
+                ):
+                    next_revision = batch[-1].revision + 1
+                    self.post_message(WatchBatch(batch))
+                return  # the source ended the stream (offline sources do)
+            except CompactedError as err:
+                self.notify(f"watch fell behind ({err}): reloading", severity="warning")
+                self.load_index()
+                return
+            except SourceError as err:
+                self.query_one(StatusBar).error = str(err)
+                await asyncio.sleep(STATUS_INTERVAL)
+
+    @work(exclusive=True, group="status", exit_on_error=False)
+    async def poll_status(self) -> None:
+        try:
+            status = await self.ctx.source.status()
+        except SourceError as err:
+            self.post_message(StatusUpdated(None, str(err)))
+            return
+        self.post_message(StatusUpdated(status))
+
+    # -- messages --------------------------------------------------------------------------------
+
+    @on(StatusUpdated)
+    def _status(self, message: StatusUpdated) -> None:
+        bar = self.query_one(StatusBar)
+        if message.status is not None:
+            status = message.status
+            if status.key_count is None and not self.keys_loading:
+                from dataclasses import replace
+
+                status = replace(status, key_count=len(self.index))
+            bar.status = status
+        bar.error = message.error
+        bar.refresh()
+
+    @on(WatchBatch)
+    def _watch_batch(self, message: WatchBatch) -> None:
+        for event in message.events:
+            self.index.apply(event)
+        self.revision = max(self.revision, message.events[-1].revision)
+        self.query_one(WatchFeed).add_events(message.events)
+        self.schedule_tree_sync()
+        self._tree_info(self._count_text())
+        bar = self.query_one(StatusBar)
+        if bar.status is not None and bar.status.revision < self.revision:
+            from dataclasses import replace
+
+            bar.status = replace(bar.status, revision=self.revision, key_count=len(self.index))
+        bar.error = None
+        view = self.query_one(ValueView)
+        if view.key is not None and any(e.kv.key == view.key for e in message.events):
+            if any(e.kv.key == view.key and e.type is EventType.PUT for e in message.events):
+                view.load(view.key)
+
+    @on(KeySelected)
+    def _key_selected(self, message: KeySelected) -> None:
+        self.query_one(ValueView).load(message.key, message.revision)
+
+    @on(FeedEventSelected)
+    def _feed_selected(self, message: FeedEventSelected) -> None:
+        self.query_one(ValueView).show_event(message.event)
+
+    # -- tree helpers ----------------------------------------------------------------------------
+
+    def schedule_tree_sync(self) -> None:
+        """Re-read the index into the tree at most every TREE_SYNC_INTERVAL seconds."""
+        if self._sync_pending:
+            return
+        wait = self._last_sync + TREE_SYNC_INTERVAL - time.monotonic()
+        self._sync_pending = True
+        self.set_timer(max(0.01, wait), self._sync_tree)
+
+    def _sync_tree(self) -> None:
+        self._sync_pending = False
+        self._last_sync = time.monotonic()
+        if self.query_one("#tree-filter", Input).value:
+            return
+        tree = self.query_one(KeyTree)
+        if not tree.root.children:
+            tree.reload()
+        else:
+            tree.sync()
+
+    def _set_prefix(self, prefix: str) -> None:
+        self.ctx.prefix = prefix
+        self.query_one(KeyTree).kube_prefix = prefix
+        self.query_one(WatchFeed).prefix = prefix
+
+    def _count_text(self) -> str:
+        root = self.index.total()
+        size = f"{root.bytes:,} bytes" if not root.unknown else "sizes not known (keys only)"
+        return f"{root.count:,} keys · {size}"
+
+    def _tree_info(self, text: str) -> None:
+        self.query_one("#tree-info", Static).update(text)
+
+    # -- filter and jump -------------------------------------------------------------------------
+
+    def action_filter_tree(self) -> None:
+        box = self.query_one("#tree-filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#tree-filter")
+    def _tree_filter_changed(self, event: Input.Changed) -> None:
+        self.filter_tree(event.value)
+
+    @on(Input.Submitted, "#tree-filter")
+    def _tree_filter_done(self) -> None:
+        self.query_one(KeyTree).focus()
+
+    @work(exclusive=True, group="filter", exit_on_error=False)
+    async def filter_tree(self, text: str) -> None:
+        tree = self.query_one(KeyTree)
+        if not text:
+            tree.reload()
+            self._tree_info(self._count_text())
+            return
+        await asyncio.sleep(0.05)  # debounce: typing replaces this worker before it searches
+        matches = await in_thread_reading(lambda: list(self.index.find(text, ignore_case=True)))
+        tree.show_matches(matches[:MAX_MATCHES], len(matches))
+        self._tree_info(f"{len(matches):,} keys match {text!r}")
+
+    def action_command(self) -> None:
+        box = self.query_one("#command", Input)
+        box.value = ""
+        box.add_class("-visible")
+        box.focus()
+
+    def action_close_inputs(self) -> None:
+        for box in self.query(Input):
+            if box.id == "tree-filter" and box.value:
+                box.value = ""
+            box.remove_class("-visible")
+        self.query_one(KeyTree).focus()
+
+    @on(Input.Submitted, "#command")
+    def _command(self, event: Input.Submitted) -> None:
+        box = self.query_one("#command", Input)
+        box.remove_class("-visible")
+        self.query_one(KeyTree).focus()
+        self.run_command(event.value)
+
+    def run_command(self, text: str) -> None:
+        """k9s-style commands: a resource name jumps there; q, stats, mark, compare, feed …"""
+        word = text.strip().lstrip(":").strip()
+        if not word:
+            return
+        actions = {
+            "q": "quit",
+            "quit": "quit",
+            "q!": "quit",
+            "stats": "stats",
+            "mark": "mark",
+            "compare": "compare",
+            "feed": "toggle_feed",
+            "watch": "toggle_feed",
+            "refresh": "refresh",
+            "help": "help",
+        }
+        if word in actions:
+            self.app.call_later(self.app.run_action, actions[word])
+            return
+        self.jump_to(word)
+
+    def jump_to(self, resource: str) -> bool:
+        """Move the tree cursor to the branch of ``resource`` (kubectl names and short names)."""
+        plural = resolve_resource(resource)
+        tree = self.query_one(KeyTree)
+        if self.query_one("#tree-filter", Input).value:
+            self.query_one("#tree-filter", Input).value = ""
+            tree.reload()
+        candidates = storage_paths(resource, self.ctx.prefix) if plural else []
+        # custom resources live under <prefix>/<group>/<plural>: find them in the index
+        if plural:
+            for child in self.index.children(self.ctx.prefix):
+                if "." in child.name and self.index.node(f"{child.path}/{plural}"):
+                    candidates.append(f"{child.path}/{plural}")
+        for path in candidates:
+            if tree.reveal_path(path, expand=True):
+                tree.focus()
+                return True
+        self.notify(f"no keys for {resource!r}", severity="warning")
+        return False
+
+    # -- actions used by the app -----------------------------------------------------------------
+
+    def toggle_feed(self) -> None:
+        feed = self.query_one(WatchFeed)
+        feed.toggle_class("-hidden")
+        if not feed.has_class("-hidden") and not self.ctx.source.live:
+            self.notify("this source is not live: no changes will arrive", severity="information")
+
+    def refresh_keys(self) -> None:
+        self.keys_loading = True
+        self._tree_info("reloading…")
+        self.load_index()

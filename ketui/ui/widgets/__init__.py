@@ -1,0 +1,1 @@
+"""ketui widgets, one per module."""
