@@ -318,6 +318,8 @@ def test_export_writes_kubectl_ready_yaml(world: World, tmp_path: Path) -> None:
         (["ls", "-s", "/nonexistent/file"], b"ketui: /nonexistent/file: cannot open"),
         (["ls", "-s", "README.md"], b"not an etcdctl JSON dump"),
         (["diff", "@x", "@", "--endpoints", "127.0.0.1:1"], b"ketui: bad revision '@x'"),
+        # checked before the source is opened: no kubeadm note or error first
+        (["diff", "@7", "@x", "--kubeadm=/nonexistent/etcd.yaml"], b"ketui: bad revision '@x'"),
         (["ls", "-s", "a.json", "--endpoints", "x:1"], b"not both"),
     ],
 )
@@ -339,6 +341,36 @@ def test_unreachable_endpoint_fails_fast(tmp_path: Path) -> None:
     assert result.stderr.startswith(b"ketui: ")
 
 
+def test_keys_that_are_not_utf8_print_escaped(tmp_path: Path) -> None:
+    """Bad bytes in keys come out as \\xNN, even where stdout refuses undecodable text."""
+    keys = [b"/registry/pods/\xff\xfe/x", b"/registry/\xffpods/ns/x"]
+    kvs = [
+        {"key": base64.b64encode(k).decode(), "create_revision": 2, "mod_revision": 2,
+         "version": 1, "value": "eA=="}
+        for k in keys
+    ]  # fmt: skip
+    dump = tmp_path / "bad.json"
+    dump.write_text(json.dumps({"header": {"revision": 2}, "kvs": kvs, "count": 2}))
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    env = {k: v for k, v in env.items() if not k.startswith("ETCDCTL_")}
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "ketui", *args, "-s", str(dump)],
+            cwd=REPO, env=env, capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode()
+        return result.stdout.decode("utf-8")
+
+    assert json.loads(run("ls", "/registry/pods", "-o", "json"))["children"] == [
+        {"name": "\\xff\\xfe", "count": 1, "bytes": 1}
+    ]
+    assert "\\xff\\xfe/" in run("ls", "/registry/pods")
+    resources = json.loads(run("stats", "-o", "json"))["resources"]
+    assert {r["resource"] for r in resources} == {"pods", "\\xffpods"}
+    assert "\\xffpods" in run("stats")
+
+
 def test_truncated_dump_error_names_offset(world: World, tmp_path: Path) -> None:
     cut = tmp_path / "cut.json"
     cut.write_bytes(world.dump.read_bytes()[:500])
@@ -346,6 +378,20 @@ def test_truncated_dump_error_names_offset(world: World, tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr.startswith(f"ketui: {cut}: not an etcdctl JSON dump".encode())
     assert b"at byte " in result.stderr
+
+
+def test_incomplete_dump_is_reported(world: World, tmp_path: Path) -> None:
+    """A dump written with --limit still lists what it holds, with a warning on stderr."""
+    limited = tmp_path / "limited.json"
+    text = world.dump.read_bytes()
+    assert text.rstrip().endswith(b"}") and b'],"count":' in text
+    limited.write_bytes(text.replace(b'],"count":', b'],"more":true,"count":'))
+    result = ketui("ls", "--count", "-s", str(limited))
+    assert result.stdout.strip() == str(len(world.entries)).encode()
+    warning = f"{limited}: incomplete dump ('more' is true: written with --limit)"
+    assert result.stderr == f"ketui: warning: {warning}\n".encode()
+    diff = ketui("diff", str(limited), str(world.dump), "-o", "json")
+    assert b"incomplete dump" in diff.stderr
 
 
 def test_get_decrypts_with_the_encryption_config(etcd: EtcdServer, tmp_path: Path) -> None:
@@ -364,7 +410,10 @@ def test_get_decrypts_with_the_encryption_config(etcd: EtcdServer, tmp_path: Pat
     live = ["--endpoints", etcd.endpoint]
     locked = ketui("get", key, *live, check=False)
     assert locked.returncode == 1
-    assert locked.stderr.startswith(f"ketui: {key}: cannot decode: encrypted with aescbc".encode())
+    assert locked.stderr.decode() == (
+        f"ketui: {key}: cannot decode: encrypted with aescbc key 'key1': give the encryption "
+        "config to decrypt (--encryption-config FILE); -o raw prints the bytes\n"
+    )
     opened = ketui("get", key, "-o", "json", "--show-secrets", "--encryption-config",
                    str(config), *live)  # fmt: skip
     assert json.loads(opened.stdout)["data"] == json.loads(cluster_data.SECRET)["data"]

@@ -135,6 +135,27 @@ def test_contradictory_options() -> None:
         SourceSpec()
 
 
+def test_timeouts_apply_to_kubeadm_discovery(tmp_path: Path) -> None:
+    """A timeout is not a choice of etcd: zero-config stays on and the discovered config uses it."""
+    from tests.etcd_harness import make_tls_files
+    from tests.test_kubeadm import fake_kubernetes_tree
+
+    manifest = fake_kubernetes_tree(tmp_path, make_tls_files(tmp_path / "tls"), 2379)
+    args = parse("ls", "--command-timeout", "30s")
+    spec = source_spec_from_args(args, env={}, default_manifest=str(manifest))
+    assert (spec.kubeadm, spec.command_timeout, spec.dial_timeout) == (str(manifest), 30.0, None)
+    args = parse("ls", f"--kubeadm={manifest}")
+    spec = source_spec_from_args(args, env={"ETCDCTL_DIAL_TIMEOUT": "500ms"})
+    assert (spec.dial_timeout, spec.command_timeout) == (0.5, None)
+    source = open_source(spec)
+    config = getattr(source, "config", None)
+    assert config is not None and config.dial_timeout == 0.5 and config.command_timeout == 5.0
+    assert config.cert and config.cert.endswith("healthcheck-client.crt")
+    # How to connect is kubeadm's to decide: such flags are refused, not silently ignored.
+    with pytest.raises(SourceError, match="--kubeadm or --cacert, --user, not both"):
+        source_spec_from_args(parse("ls", "--kubeadm=/m", "--cacert", "c", "--user", "u"), env={})
+
+
 def test_open_source_reports_notes(tmp_path: Path) -> None:
     notes: list[str] = []
     (tmp_path / "d.json").write_text('{"header":{"revision":1}}')

@@ -46,6 +46,12 @@ def _key_text(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
 
 
+def _printable(text: str) -> str:
+    """Key-tree text (decoded with ``surrogateescape``) with bad bytes as ``\\xNN``, like
+    :func:`_key_text`: surrogates cannot be written to a UTF-8 stdout."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _error_message(error: BaseException) -> str:
     if isinstance(error, CompactedError) and error.requested is not None:
         return (
@@ -53,6 +59,13 @@ def _error_message(error: BaseException) -> str:
             f"(compacted: the oldest readable revision is {error.compact_revision})"
         )
     return str(error)
+
+
+def _report_warnings(source: Source) -> None:
+    """What the source found wrong with its files (an incomplete ``--limit`` dump, dumps of
+    different clusters...): the output is still printed, but may not be what the user thinks."""
+    for warning in getattr(source, "warnings", ()):
+        _note(f"warning: {warning}")
 
 
 def _execute(args: argparse.Namespace, run: Runner) -> int:
@@ -64,6 +77,7 @@ def _execute(args: argparse.Namespace, run: Runner) -> int:
         try:
             return await run(source, args, spec)
         finally:
+            _report_warnings(source)
             await source.close()
 
     return _guarded(main)
@@ -167,10 +181,14 @@ def _served(decoded: Decoded, kv: KeyValue, show_secrets: bool) -> Any:
     return obj
 
 
-def _undecodable(decoded: Decoded) -> str:
-    if decoded.encryption is not None and not decoded.encryption.decrypted:
-        reason = decoded.encryption.reason or "no key given (--encryption-config)"
-        return f"encrypted with {decoded.encryption.provider}: {reason}"
+def _undecodable(decoded: Decoded, *, keyring_given: bool) -> str:
+    """One line: why ``decoded`` gave no object (and which option would help)."""
+    encryption = decoded.encryption
+    if encryption is not None and not encryption.decrypted:
+        reason = encryption.reason or f"encrypted with {encryption.provider}"
+        if not keyring_given and encryption.provider in ("aescbc", "aesgcm", "secretbox"):
+            reason += " (--encryption-config FILE)"
+        return reason
     if decoded.error:
         return decoded.error
     return f"{decoded.family.value} value of {decoded.size} bytes"
@@ -253,7 +271,7 @@ def human_bytes(size: int) -> str:
 
 
 def _node_json(node: IndexNode) -> dict[str, Any]:
-    return {"name": node.name, "count": node.count, "bytes": node.bytes}
+    return {"name": _printable(node.name), "count": node.count, "bytes": node.bytes}
 
 
 async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -265,7 +283,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         if path and await source.get(path_bytes) is not None:
             count += 1
         if args.output == "json":
-            _print_json({"prefix": prefix, "count": count})
+            _print_json({"prefix": _printable(prefix), "count": count})
         else:
             print(count)
         return 0
@@ -276,7 +294,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
     if args.output == "json":
         _print_json(
             {
-                "prefix": prefix,
+                "prefix": _printable(prefix),
                 "count": count,
                 "bytes": size,
                 "children": [_node_json(child) for child in children],
@@ -285,9 +303,9 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         return 0
     rows: list[list[object]] = [["NAME", "COUNT", "BYTES"]]
     for child in children:
-        name = child.name if child.is_leaf else child.name + "/"
+        name = _printable(child.name) + ("" if child.is_leaf else "/")
         rows.append([name, child.count, human_bytes(child.bytes)])
-    rows.append([f"total {path or '/'}", count, human_bytes(size)])
+    rows.append([f"total {_printable(path) or '/'}", count, human_bytes(size)])
     _table(rows, right=(1, 2))
     return 0
 
@@ -305,7 +323,8 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
         sys.stdout.buffer.write(kv.value)
         sys.stdout.flush()
         return 0
-    decoded = _Decoder(args, live=source.live)(kv)
+    decoder = _Decoder(args, live=source.live)
+    decoded = decoder(kv)
     for warning in decoded.warnings:
         _note(warning)
     if decoded.obj is not None:
@@ -318,7 +337,8 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if decoded.text is not None:
         sys.stdout.write(decoded.text if decoded.text.endswith("\n") else decoded.text + "\n")
         return 0
-    raise CliError(f"{args.key}: cannot decode: {_undecodable(decoded)} (use -o raw for the bytes)")
+    why = _undecodable(decoded, keyring_given=decoder.keyring is not None)
+    raise CliError(f"{args.key}: cannot decode: {why}; -o raw prints the bytes")
 
 
 # ----------------------------------------------------------------------------- history
@@ -429,18 +449,19 @@ def _run_diff(args: argparse.Namespace) -> int:
         def side(text: str) -> Side:
             nonlocal shared, spec
             if text.startswith("@"):
+                rev = text[1:]
                 if shared is None:
                     spec = source_spec_from_args(args)
                     shared = open_source(spec, inform=_note)
                     opened.append(shared)
-                rev = text[1:]
-                if rev and not rev.isdigit():
-                    raise CliError(f"bad revision {text!r}: expected @REV, e.g. @1234")
                 return Side(shared, int(rev) if rev else None)
             source = open_paths([text])
             opened.append(source)
             return Side(source)
 
+        for text in (args.source_a, args.source_b):  # before any source is opened
+            if text.startswith("@") and text[1:] and not text[1:].isdigit():
+                raise CliError(f"bad revision {text!r}: expected @REV, e.g. @1234")
         try:
             old, new = side(args.source_a), side(args.source_b)
             prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
@@ -458,6 +479,7 @@ def _run_diff(args: argparse.Namespace) -> int:
             return 0
         finally:
             for source in opened:
+                _report_warnings(source)
                 await source.close()
 
     return _guarded(main)
@@ -510,11 +532,11 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
     if args.output == "json":
         _print_json(
             {
-                "prefix": prefix,
+                "prefix": _printable(prefix),
                 "count": stats.total.count,
                 "bytes": stats.total.bytes,
                 "resources": [
-                    {"resource": name, "count": agg.count, "bytes": agg.bytes}
+                    {"resource": _printable(name), "count": agg.count, "bytes": agg.bytes}
                     for name, agg in resources
                 ],
                 "largest": [{"key": _key_text(i.key), "size": i.size} for i in stats.largest],
@@ -527,7 +549,7 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
         )
         return 0
     rows: list[list[object]] = [["RESOURCE", "COUNT", "BYTES"]]
-    rows += [[name, agg.count, human_bytes(agg.bytes)] for name, agg in resources]
+    rows += [[_printable(name), agg.count, human_bytes(agg.bytes)] for name, agg in resources]
     rows.append(["total", stats.total.count, human_bytes(stats.total.bytes)])
     _table(rows, right=(1, 2))
     print()
@@ -565,7 +587,8 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
         parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
         if not _is_object(decoded) or parts.name is None or parts.resource is None:
             skipped += 1
-            _note(f"skipped {_key_text(kv.key)}: {_undecodable(decoded)}")
+            why = _undecodable(decoded, keyring_given=decoder.keyring is not None)
+            _note(f"skipped {_key_text(kv.key)}: {why}")
             continue
         obj = strip_for_export(decoded.obj)
         if is_secret(obj) and not _show_secrets(args):
@@ -584,7 +607,7 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
         written += 1
     summary = f"exported {written} object(s) to {target}"
     if skipped:
-        summary += f", skipped {skipped} value(s) that are not Kubernetes objects"
+        summary += f", skipped {skipped} value(s) that gave no Kubernetes object (reasons above)"
     if masked:
         summary += f"; {masked} Secret(s) masked (--show-secrets to export their data)"
     _note(summary)

@@ -13,11 +13,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ketui.core.etcd_config import EtcdConfig
+from ketui.core.etcd_config import EtcdConfig, parse_duration
 from ketui.core.source import SourceError
 from ketui.core.sources.open import DEFAULT_KUBEADM_MANIFEST, SourceSpec
 
-_LIVE_OPTIONS = (
+# Options that say how to reach etcd: kubeadm discovery decides these itself.
+_CONNECTION_OPTIONS = (
     "endpoints",
     "cacert",
     "client_cert",
@@ -25,9 +26,11 @@ _LIVE_OPTIONS = (
     "user",
     "password",
     "insecure_skip_tls_verify",
-    "dial_timeout",
-    "command_timeout",
 )
+# Options that also apply to the etcd kubeadm discovery finds.
+_TIMEOUT_OPTIONS = ("dial_timeout", "command_timeout")
+_LIVE_OPTIONS = _CONNECTION_OPTIONS + _TIMEOUT_OPTIONS
+_FLAGS = {"client_cert": "--cert", "client_key": "--key"}
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +115,9 @@ def source_spec_from_args(
 ) -> SourceSpec:
     """Turn parsed options into a :class:`SourceSpec`.
 
-    Without any source option (flags or ``ETCDCTL_ENDPOINTS``): kubeadm discovery when
-    ``default_manifest`` is readable, else etcdctl's default endpoint. Raises
+    Without any option saying how to reach etcd (endpoint, TLS, user flags, or
+    ``ETCDCTL_ENDPOINTS``): kubeadm discovery when ``default_manifest`` is readable, else
+    etcdctl's default endpoint. Timeouts also apply to the etcd discovery finds. Raises
     :class:`~ketui.core.source.SourceError` for contradictory options.
     """
     environ = os.environ if env is None else env
@@ -125,17 +129,39 @@ def source_spec_from_args(
         raise SourceError("give either -s/--source files or live etcd options, not both")
     if paths:
         return SourceSpec(paths=tuple(str(p) for p in paths), prefix=prefix)
+    connection = [name for name in _CONNECTION_OPTIONS if name in live_given]
     if kubeadm is not None:
-        if "endpoints" in live_given:
-            raise SourceError("give either --kubeadm or --endpoints, not both")
-        return SourceSpec(kubeadm=kubeadm, prefix=prefix)
-    if not live_given and not environ.get("ETCDCTL_ENDPOINTS") and _readable(default_manifest):
+        if connection:
+            flags = ", ".join(
+                _FLAGS.get(name, "--" + name.replace("_", "-")) for name in connection
+            )
+            raise SourceError(f"give either --kubeadm or {flags}, not both")
+        timeouts = _timeouts(args, environ)
+        return SourceSpec(
+            kubeadm=kubeadm,
+            prefix=prefix,
+            dial_timeout=timeouts["dial_timeout"],
+            command_timeout=timeouts["command_timeout"],
+        )
+    if not connection and not environ.get("ETCDCTL_ENDPOINTS") and _readable(default_manifest):
+        timeouts = _timeouts(args, environ)
         return SourceSpec(
             kubeadm=default_manifest,
             prefix=prefix,
             notes=(f"no source given: using the kubeadm etcd from {default_manifest}",),
+            dial_timeout=timeouts["dial_timeout"],
+            command_timeout=timeouts["command_timeout"],
         )
     return SourceSpec(etcd=live_config_from_args(args, environ), prefix=prefix)
+
+
+def _timeouts(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, float | None]:
+    """``--dial-timeout``/``--command-timeout`` (or their ``ETCDCTL_*`` variables) as given."""
+    given: dict[str, float | None] = {}
+    for name in _TIMEOUT_OPTIONS:
+        text = _text(args, name) or environ.get(f"ETCDCTL_{name.upper()}")
+        given[name] = parse_duration(text) if text else None
+    return given
 
 
 def _readable(path: str) -> bool:

@@ -32,9 +32,10 @@ Inform = Callable[[str], None]
 class SourceSpec:
     """What to open: exactly one of ``paths``, ``etcd``, ``kubeadm`` or ``demo``.
 
-    ``kubeadm`` is the path of the etcd static-pod manifest. ``prefix`` is the user's override of
-    the Kubernetes key prefix (``None``: detect it from the data); it travels with the spec so the
-    CLI and the TUI read it from one place.
+    ``kubeadm`` is the path of the etcd static-pod manifest; ``dial_timeout`` and
+    ``command_timeout`` (seconds, ``None``: not given) apply to the configuration discovery
+    makes. ``prefix`` is the user's override of the Kubernetes key prefix (``None``: detect it
+    from the data); it travels with the spec so the CLI and the TUI read it from one place.
     """
 
     paths: tuple[str, ...] = ()
@@ -43,6 +44,8 @@ class SourceSpec:
     demo: bool = False
     prefix: str | None = None
     notes: tuple[str, ...] = field(default=())  # how the spec was chosen, for the user
+    dial_timeout: float | None = None
+    command_timeout: float | None = None
 
     def __post_init__(self) -> None:
         chosen = sum((bool(self.paths), self.etcd is not None, self.kubeadm is not None, self.demo))
@@ -138,6 +141,10 @@ def open_source(
         config, explanation = discover_kubeadm(spec.kubeadm)
         if inform:
             inform(explanation)
+        if spec.dial_timeout is not None:
+            config.dial_timeout = spec.dial_timeout
+        if spec.command_timeout is not None:
+            config.command_timeout = spec.command_timeout
         return EtcdSource(config)
     assert spec.etcd is not None  # guaranteed by SourceSpec.__post_init__
     return EtcdSource(spec.etcd)
