@@ -39,6 +39,28 @@ def test_invalid_utf8_prints_replacement_character_per_byte(bad: bytes, shown: s
     assert out is not None and out["data"] == {"k": shown}
 
 
+def test_map_keys_not_utf8_sorted_by_bytes_like_go() -> None:
+    # ConfigMap.data with keys "z", "\u00e9" (c3 a9), "\xff" (not UTF-8) and "\xff" again:
+    # Go sorts keys by their bytes and keeps the last entry of a repeated key
+    entries = [(b"\xff", b"1"), (b"\xc3\xa9", b"2"), (b"z", b"3"), (b"\xff", b"4")]
+    raw = _cm_raw() + b"".join(len_field(2, len_field(1, k) + len_field(2, v)) for k, v in entries)
+    out = decode_object("v1", "ConfigMap", raw)
+    assert out is not None
+    assert list(out["data"].items()) == [("z", "3"), ("\u00e9", "2"), ("\ufffd", "4")]
+
+
+def test_secret_with_key_not_utf8() -> None:
+    """Fuzz input (reliability suite): a Secret whose data key is not UTF-8 (``passwo\xb2d``)."""
+    value = bytes.fromhex(
+        "6b3873000a0c0a027631120653656372657412370a0d0a0264621a0764656661756c7412090a0362"
+        "696e1202ff0012130a0870617373776fb264120768756e746572321a064f70617175651a00"
+    )
+    out = decode_storage(value)
+    assert out is not None
+    assert out["data"] == {"bin": "/wA=", "passwo\ufffdd": "aHVudGVyMg=="}
+    assert list(out["data"]) == ["bin", "passwo\ufffdd"]
+
+
 def test_envelope_strings_follow_go_utf8_rules() -> None:
     value = encode_object({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"}})
     envelope = parse_envelope(value.replace(b"Pod", b"P\xe2\x82", 1))

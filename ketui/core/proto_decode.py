@@ -365,7 +365,7 @@ class _Generator:
             fn = _RAW_JSON_BY_NAME.get(schema.MESSAGE_NAMES[message], _raw_json)
             return f"{fn.__name__}({var})"
         if name in _SCHEMA_OR:
-            props = schema.raw_message(message).fields[0].ref
+            props = schema.schema_or_props(message)
             return f"{_SCHEMA_OR[name]}({var}, {self.conv.ref(props)})"
         if name == "time":
             return f"(_TZ.get(({self._tmp()} := {var}).f1) or _time({self._tmp(False)}))"
@@ -397,9 +397,16 @@ class _Generator:
         v = f"v{i}"
         if f.kind == "map":
             vkind, vmsg = f.map_value, f.message
-            # keys then v[k]: upb maps' items() is a slow pure-Python view
-            val = self._value(vkind or "string", vmsg, f"{v}[k]", vmsg)
-            expr = f"{{{self._s('k')}: {val} for k in sorted({v})}}"
+            # Go sorts map keys by their bytes: the same order as Python's for str keys (UTF-8
+            # keeps code point order) and for the safe classes' bytes keys
+            if self.conv.safe:
+                # entry list with bytes keys (proto_descriptors): the last entry of a key wins
+                val = self._value(vkind or "string", vmsg, "e.value", vmsg)
+                expr = f"{{_s(k): {val} for k, e in sorted({{e.key: e for e in {v}}}.items())}}"
+            else:
+                # keys then v[k]: upb maps' items() is a slow pure-Python view
+                val = self._value(vkind or "string", vmsg, f"{v}[k]", vmsg)
+                expr = f"{{k: {val} for k in sorted({v})}}"
             self._nil_or(f, v, key, expr)
             return
         if f.repeated:

@@ -36,15 +36,16 @@ def proto_name(index: int) -> str:
     return MESSAGE_NAMES[index].replace(".", "_")
 
 
-def _message_type(index: int) -> descriptor_pb2.DescriptorProto:
+def _message_type(index: int, safe_maps: bool) -> descriptor_pb2.DescriptorProto:
     msg = descriptor_pb2.DescriptorProto(name=proto_name(index))
     for f in raw_message(index).fields:
         name = f"f{f.number}"
         if f.kind == "map":
             value_kind, value_message = f.ref
             entry = msg.nested_type.add(name=f"E{f.number}")
-            entry.options.map_entry = True
-            entry.field.add(name="key", number=1, label=FDP.LABEL_OPTIONAL, type=FDP.TYPE_STRING)
+            entry.options.map_entry = not safe_maps
+            key_type = FDP.TYPE_BYTES if safe_maps else FDP.TYPE_STRING
+            entry.field.add(name="key", number=1, label=FDP.LABEL_OPTIONAL, type=key_type)
             value = entry.field.add(name="value", number=2, label=FDP.LABEL_OPTIONAL)
             if value_kind == "message":
                 value.type = FDP.TYPE_MESSAGE
@@ -78,7 +79,10 @@ def _pool(verify_utf8: bool) -> descriptor_pool.DescriptorPool:
     """Two variants of the same messages, both with proto2 semantics (explicit presence, unpacked
     repeated scalars). ``verify_utf8`` (edition 2023, its default utf8_validation VERIFY) makes the
     parser reject strings that are not UTF-8; the plain proto2 variant accepts them (upb then hands
-    them to Python as bytes), which the decoder's slower "safe" converters handle."""
+    them to Python as bytes), which the decoder's slower "safe" converters handle. Its maps are
+    plain repeated entry messages with a ``bytes`` key (same wire format; the converters keep the
+    last entry of a key, as Go does): upb returns a non-UTF-8 string map key as bytes but then
+    cannot look it up, and bytes keys also sort the way Go sorts them."""
     if verify_utf8:
         fdp = descriptor_pb2.FileDescriptorProto(
             name=_FILE, syntax="editions", edition=descriptor_pb2.EDITION_2023
@@ -86,7 +90,7 @@ def _pool(verify_utf8: bool) -> descriptor_pool.DescriptorPool:
         fdp.options.features.repeated_field_encoding = descriptor_pb2.FeatureSet.EXPANDED
     else:
         fdp = descriptor_pb2.FileDescriptorProto(name=_FILE, syntax="proto2")
-    fdp.message_type.extend(_message_type(i) for i in range(len(MESSAGE_NAMES)))
+    fdp.message_type.extend(_message_type(i, not verify_utf8) for i in range(len(MESSAGE_NAMES)))
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
     return pool

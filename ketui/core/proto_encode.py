@@ -79,9 +79,8 @@ def _set_special(msg: Any, form: str, value: Any, index: int, view: KubeView) ->
         group, _, version = str(value).rpartition("/")
         msg.f1, msg.f2 = group, version
     elif form in ("schemaOrArray", "schemaOrStringArray", "schemaOrBool"):
-        props = schema.raw_message(index).fields[0].ref
+        props = schema.schema_or_props(index)
         if form == "schemaOrBool":
-            props = schema.raw_message(index).fields[1].ref
             msg.f1 = value is not False
             if isinstance(value, dict):
                 _fill(msg.f2, props, value, view)

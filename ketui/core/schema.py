@@ -121,6 +121,13 @@ def raw_message(index: int) -> RawMessage:
     return RawMessage(MESSAGE_NAMES[index], type_meta, since, removed, tuple(raw_fields))
 
 
+def schema_or_props(index: int) -> int:
+    """The JSONSchemaProps message a ``schemaOr*`` wrapper holds: the type of its message fields
+    (field 1 of JSONSchemaPropsOrArray/OrStringArray, also field 2 of OrArray; but field 2 of
+    JSONSchemaPropsOrBool, whose field 1 is the boolean)."""
+    return next(f.ref for f in raw_message(index).fields if f.kind == "message")
+
+
 def special_form(index: int) -> tuple[str, str] | None:
     """(form, goKind) of a special message, or None for a field-by-field message."""
     return data.SPECIAL.get(index)

@@ -98,10 +98,6 @@ def test_crd_additional_properties_false_decodes() -> None:
     assert decoded.error is None, decoded.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proto_decode: JSONSchemaPropsOrBool's schema is field 2, not fields[0] (bool 'allows')",
-)
 def test_crd_additional_properties_schema_decodes() -> None:
     """Fuzz 1:166:54. Any CRD with ``additionalProperties: {<schema>}`` (a map-typed field: very
     common) fails with "tuple indices must be integers or slices, not NoneType"."""
@@ -116,7 +112,6 @@ def map_entry(key: bytes, value: bytes) -> bytes:
     return len_field(1, key) + len_field(2, value)
 
 
-@pytest.mark.xfail(strict=True, reason="proto_decode: sorted() of str and bytes map keys")
 @pytest.mark.parametrize(
     ("kind", "raw"),
     [
