@@ -26,17 +26,17 @@ class Encryption:
     key_name: str
     ciphertext_size: int
     decrypted: bool = False
-    reason: str | None = None  # why it was not decrypted, when it was not
+    reason: str | None = None  # why it was not decrypted
 
 
 @dataclass(slots=True)
 class Decoded:
     """One decoded value.
 
-    ``obj`` is the object as Kubernetes prints it (an insertion-ordered dict in Go field order, ready
-    for :mod:`ketui.core.render`), or ``None`` when the value is not a Kubernetes object (text,
-    binary, undecryptable). ``schemaless`` is True when the kind was unknown and ``obj`` is the raw
-    protobuf structure (field numbers as keys) rather than Kubernetes JSON.
+    ``obj`` is the object as Kubernetes prints it (an insertion-ordered dict in Go field order,
+    ready for :mod:`ketui.core.render`), or ``None`` when the value is not a Kubernetes object
+    (text, binary, undecryptable). ``schemaless`` is True when the kind was unknown and ``obj`` is
+    the raw protobuf structure (field numbers as keys) rather than Kubernetes JSON.
     """
 
     family: Family

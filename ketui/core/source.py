@@ -70,7 +70,8 @@ class EventType(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class WatchEvent:
-    """One change. For DELETE, ``kv.value`` is empty and ``kv.mod_revision`` is the delete revision."""
+    """One change. For DELETE, ``kv.value`` is empty and ``kv.mod_revision`` is the delete
+    revision."""
 
     type: EventType
     kv: KeyValue
@@ -164,7 +165,7 @@ class Source(Protocol):
     def watch(self, prefix: bytes = b"", *, start_revision: int | None = None) -> AsyncIterator[
         WatchEvent
     ]:
-        """Changes under ``prefix`` from ``start_revision`` (default: from now), with previous values.
+        """Changes under ``prefix`` from ``start_revision`` (default: now), with previous values.
 
         Reconnects by itself, resuming at the last seen revision + 1 without gap or duplicate.
         Raises :class:`CompactedError` when the revision to resume from has been compacted. An
