@@ -454,3 +454,57 @@ def test_diff_exact_compares_values_with_equal_metadata(tmp_path: Path) -> None:
     a, b = write("a.json", b"one"), write("b.json", b"two")
     assert out_json("diff", a, b, "-o", "json")["changed"] == []
     assert out_json("diff", a, b, "-o", "json", "--exact")["changed"] == ["/k"]
+
+
+def test_raw_output_of_a_secret_needs_show_secrets(world: World, tmp_path: Path) -> None:
+    """``-o raw`` bypasses masking: refused for a Secret (by key or by kind) without the flag."""
+    key = "/registry/secrets/default/db"
+    args = world.source_args("dump")
+    refused = ketui("get", key, "-o", "raw", *args, check=False)
+    assert (refused.returncode, refused.stdout) == (1, b"")
+    assert refused.stderr.decode() == (
+        f"ketui: {key}: is a Secret: -o raw prints its data unmasked; add --show-secrets\n"
+    )
+    assert ketui("get", key, "-o", "raw", "--show-secrets", *args).stdout == cluster_data.SECRET
+    # A Secret kept under an unusual key is recognised by its kind.
+    elsewhere = tmp_path / "elsewhere.json"
+    value = base64.b64encode(cluster_data.SECRET).decode()
+    kv = {"key": base64.b64encode(b"/other/db").decode(), "create_revision": 2,
+          "mod_revision": 2, "version": 1, "value": value}  # fmt: skip
+    elsewhere.write_text(json.dumps({"header": {"revision": 2}, "kvs": [kv], "count": 1}))
+    assert ketui("get", "/other/db", "-o", "raw", "-s", str(elsewhere), check=False).returncode == 1
+    assert ketui("get", "/other/binary", "-o", "raw", *args).stdout == cluster_data.BINARY
+
+
+def test_kube_version_detected_next_to_the_kubeadm_manifest(
+    etcd_tls: EtcdServer, tmp_path: Path
+) -> None:
+    """--kubeadm=MANIFEST: the kube-apiserver manifest is looked for in the same directory."""
+    from tests.k8s_values import pod_value
+    from tests.test_kubeadm import fake_kubernetes_tree
+    from tests.test_kubeversion import MANIFEST
+
+    assert etcd_tls.tls is not None
+    manifest = fake_kubernetes_tree(tmp_path, etcd_tls.tls, etcd_tls.client_port)
+    apiserver = MANIFEST.replace("{image}", "registry.k8s.io/kube-apiserver:v1.29.3")
+    (manifest.parent / "kube-apiserver.yaml").write_text(apiserver)
+    key = "/registry/pods/default/www"
+    etcd_tls.put(key, pod_value())
+    pod = json.loads(ketui("get", key, "-o", "json", f"--kubeadm={manifest}").stdout)
+    assert pod["metadata"]["creationTimestamp"] is None  # the 1.29 view (newer ones leave it out)
+
+
+def test_untrusted_server_certificate_suggests_cacert(etcd_tls: EtcdServer, tmp_path: Path) -> None:
+    from tests.etcd_harness import make_tls_files
+
+    tls = etcd_tls.tls
+    assert tls is not None
+    other = make_tls_files(tmp_path / "other-pki")
+    result = ketui("ls", "--count", "--endpoints", etcd_tls.endpoint, "--cacert", str(other.ca),
+                   "--cert", str(tls.client_cert), "--key", str(tls.client_key),
+                   "--dial-timeout", "1s", "--command-timeout", "2s", check=False)  # fmt: skip
+    assert result.returncode == 1
+    message = result.stderr.decode()
+    assert message.startswith("ketui: cannot reach etcd: ") and message.count("\n") == 1
+    assert "the server's certificate is not trusted: check --cacert" in message
+    assert "--cert/--key" not in message

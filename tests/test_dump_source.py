@@ -215,8 +215,13 @@ async def all_infos_at(source: DumpSource, revision: int) -> list[KeyInfo]:
 def broken_variants(full: bytes) -> dict[str, tuple[bytes, str]]:
     """name -> (file content, text the error must contain)."""
     cut = full.index(b'"kvs"') + 200
+    in_value = full.index(b'"value":"') + 20
     return {
-        "truncated": (full[:cut], "truncated"),
+        "truncated": (full[:cut], "(truncated?)"),
+        "cut-in-value": (full[:in_value], "file ends inside a key/value entry (truncated?)"),
+        "first-brace": (b"{", "file ends inside the dump document (truncated?)"),
+        "cut-in-name": (b'{"hea', "file ends inside the dump document (truncated?)"),
+        "bad-name": (b'{"hea} ', "expected a member name"),
         "not-json": (b"hello world\n", "expected '{'"),
         "array": (b"[1, 2, 3]", "expected '{'"),
         "no-header": (b'{"kvs": []}', "no 'header'"),
@@ -227,14 +232,14 @@ def broken_variants(full: bytes) -> dict[str, tuple[bytes, str]]:
 
 
 @pytest.mark.parametrize(
-    "variant", ["truncated", "not-json", "array", "no-header", "bad-kv", "whitespace",
-                "garbage-after"],
+    "variant", ["truncated", "cut-in-value", "first-brace", "cut-in-name", "bad-name", "not-json",
+                "array", "no-header", "bad-kv", "whitespace", "garbage-after"],
 )  # fmt: skip
 async def test_broken_files_name_file_and_offset(
     dumps: Dumps, tmp_path: Path, variant: str
 ) -> None:
     content, expected = broken_variants(dumps.full.read_bytes())[variant]
-    path = tmp_path / f"{variant}.json"
+    path = tmp_path / "dump.json"  # (a name without the words the message is checked for)
     path.write_bytes(content)
     source = DumpSource([path])
     with pytest.raises(SourceError) as info:
@@ -243,6 +248,26 @@ async def test_broken_files_name_file_and_offset(
     assert message.startswith(f"{path}: ")
     assert expected in message
     assert "byte " in message
+
+
+async def test_corrupt_value_names_the_key(dumps: Dumps, tmp_path: Path) -> None:
+    """A value that is not base64 in an otherwise good dump: the dump still loads, reading that
+    value names the key and offset (and does not call the file "not a dump")."""
+    full = dumps.full.read_bytes()
+    at = full.index(b'"value":"') + len(b'"value":"')
+    path = tmp_path / "dump.json"
+    path.write_bytes(full[:at] + b"A" + full[full.index(b'"', at) :])  # 1 base64 character
+    key = base64.b64decode(full[full.rindex(b'"key":"', 0, at) + 7 :].split(b'"', 1)[0])
+    source = DumpSource([path])
+    try:
+        assert len(await all_infos(source)) == len(dumps.entries)
+        with pytest.raises(SourceError) as info:
+            await source.get(key)
+    finally:
+        await source.close()
+    assert str(info.value).startswith(
+        f"{path}: corrupt value of {key.decode()} at byte {at}: bad base64 ("
+    )
 
 
 @pytest.mark.parametrize("variant", ["empty", "truncated-gzip", "missing", "directory"])

@@ -132,14 +132,19 @@ def _show_secrets(args: argparse.Namespace) -> bool:
 class _Decoder:
     """decode_value with the command's --kube-version and --encryption-config.
 
-    Without --kube-version the release is detected from this node's kubeadm manifests, but only
-    for live etcd: a dump or snapshot may come from any cluster.
+    Without --kube-version the release is detected from the kubeadm manifests (the directory of
+    ``--kubeadm=MANIFEST``, else this node's), but only for live etcd: a dump or snapshot may come
+    from any cluster.
     """
 
     def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
         from ketui.core.decode import decode_value
         from ketui.core.encryption import Keyring
-        from ketui.core.kubeversion import detect_kube_version, normalize_kube_version
+        from ketui.core.kubeversion import (
+            DEFAULT_MANIFESTS,
+            detect_kube_version,
+            normalize_kube_version,
+        )
 
         self._decode_value = decode_value
         given: str | None = getattr(args, "kube_version", None)
@@ -148,7 +153,9 @@ class _Decoder:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         if given is None and live:
-            detected = detect_kube_version()
+            manifest: str | None = getattr(args, "kubeadm", None)
+            manifests = Path(manifest).parent if manifest else DEFAULT_MANIFESTS
+            detected = detect_kube_version(manifests)
             self.kube_version = detected[0] if detected is not None else None
         self.keyring: Keyring | None = None
         config = getattr(args, "encryption_config", None)
@@ -313,18 +320,30 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
 # ----------------------------------------------------------------------------- get
 
 
+def _holds_secret(kv: KeyValue, decoded: Decoded, spec: SourceSpec) -> bool:
+    """Whether ``kv`` is a Secret: by its key (also when encrypted or undecodable) or its kind."""
+    from ketui.core.secrets import is_secret
+
+    parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
+    return parts.resource == "secrets" or is_secret(decoded.obj)
+
+
 async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
     key = args.key.encode("utf-8", "surrogateescape")
     kv = await source.get(key, revision=args.rev)
     if kv is None:
         at = f" at revision {args.rev}" if args.rev is not None else ""
         raise CliError(f"key not found{at}: {args.key}")
+    decoder = _Decoder(args, live=source.live)
+    decoded = decoder(kv)
     if args.output == "raw":
+        if not _show_secrets(args) and _holds_secret(kv, decoded, spec):
+            raise CliError(
+                f"{args.key}: is a Secret: -o raw prints its data unmasked; add --show-secrets"
+            )
         sys.stdout.buffer.write(kv.value)
         sys.stdout.flush()
         return 0
-    decoder = _Decoder(args, live=source.live)
-    decoded = decoder(kv)
     for warning in decoded.warnings:
         _note(warning)
     if decoded.obj is not None:

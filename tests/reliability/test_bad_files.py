@@ -166,10 +166,6 @@ CASES: dict[str, Case] = {
         True,
     ),
 }
-# Known gaps in ketui/core/sources/dump.py (reported to its owner): a dump cut inside a key/value
-# entry, or right after its first '{', is reported as "malformed key/value entry" / "expected a
-# member name" instead of as truncated. Strict: these start failing once it is fixed.
-NOT_SAID_TRUNCATED = {"dump-first-byte", "dump-truncated-25%", "dump-truncated-50%"}
 
 
 def _random_flips_case(snapshot: bool, seed: int) -> Case:
@@ -234,14 +230,7 @@ def test_originals_are_good(originals: Originals, tmp_path: Path) -> None:
         assert asyncio.run(open_and_read(path)) == originals.keys
 
 
-def _case_params() -> list[object]:
-    xfail = pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="dump.py does not say 'truncated' here"
-    )
-    return [pytest.param(n, marks=xfail) if n in NOT_SAID_TRUNCATED else n for n in sorted(CASES)]
-
-
-@pytest.mark.parametrize("name", _case_params())
+@pytest.mark.parametrize("name", sorted(CASES))
 async def test_bad_file_gives_source_error(name: str, bad_files: dict[str, Path]) -> None:
     _, pattern, must_fail = CASES[name]
     path = bad_files[name]
@@ -296,8 +285,7 @@ def test_cli_bad_files_exit_1_with_one_line(bad_files: dict[str, Path]) -> None:
         assert result.returncode == 1, f"{name}: exit {result.returncode}\n{result.stderr}"
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, f"{name}: {result.stderr!r}"
-        wording = "" if name in NOT_SAID_TRUNCATED else pattern  # checked (xfail) above
-        one_line_naming(lines[0].removeprefix("ketui: "), bad_files[name], wording)
+        one_line_naming(lines[0].removeprefix("ketui: "), bad_files[name], pattern)
 
 
 # --- a large dump ------------------------------------------------------------------------------
@@ -356,4 +344,4 @@ async def test_big_dump_truncated(big_dump: tuple[Path, int], tmp_path: Path, cu
         dst.write(src.read(int(path.stat().st_size * cut)))
     with pytest.raises(SourceError) as error:
         await asyncio.wait_for(open_source(SourceSpec(paths=(str(truncated),))).count(b""), 120)
-    one_line_naming(str(error.value), truncated, DUMP_BROKEN)  # (wording: see NOT_SAID_TRUNCATED)
+    one_line_naming(str(error.value), truncated, DUMP_TRUNCATED)

@@ -246,7 +246,6 @@ def test_secrets_masked_in_cli_output(etcd: EtcdServer, tmp_path: Path) -> None:
 
 
 @pytest.mark.etcd
-@pytest.mark.xfail(strict=True, reason="`ketui get -o raw` prints a Secret's stored bytes as is")
 def test_raw_output_of_a_secret_needs_show_secrets(etcd: EtcdServer) -> None:
     etcd.put(SECRET_KEY, encode_object(secret_object()))
     result = run_ketui("get", SECRET_KEY, "-o", "raw", "--endpoints", etcd.endpoint)

@@ -254,6 +254,10 @@ class _Scanner:
     def fail(self, pos: int, reason: str) -> DumpFormatError:
         return DumpFormatError(self.dump.name, pos, reason)
 
+    def cut_short(self, pos: int) -> bool:
+        """Whether the object being parsed at ``pos`` cannot be complete: no '}' follows."""
+        return self.buf.find(b"}", pos) == -1
+
     def skip_ws(self, pos: int) -> int:
         match = _WS.match(self.buf, pos)
         assert match is not None  # the pattern matches the empty string
@@ -291,6 +295,8 @@ class _Scanner:
                 pos = self.skip_ws(pos)
                 match = _NAME.match(self.buf, pos)
                 if match is None:
+                    if self.cut_short(pos):
+                        raise self.fail(pos, "file ends inside the dump document (truncated?)")
                     raise self.fail(pos, "expected a member name")
                 name = match.group(1)
                 pos = match.end()
@@ -419,7 +425,7 @@ class _Scanner:
             while True:
                 member = _KV_MEMBER.match(self.buf, pos)
                 if member is None:
-                    if pos >= self.end:
+                    if self.cut_short(pos):
                         raise self.fail(pos, "file ends inside a key/value entry (truncated?)")
                     raise self.fail(pos, "malformed key/value entry")
                 name = member.group(1)
@@ -587,7 +593,10 @@ class DumpSource:
         try:
             return binascii.a2b_base64(encoded.replace(b"\\", b""))
         except binascii.Error as exc:
-            raise DumpFormatError(dump.name, offset, f"bad base64 value: {exc}") from None
+            key = rows.keys[index].decode("utf-8", "backslashreplace")
+            raise SourceError(
+                f"{dump.name}: corrupt value of {key} at byte {offset}: bad base64 ({exc})"
+            ) from None
 
     async def status(self) -> SourceStatus:
         rows = await self._table()
