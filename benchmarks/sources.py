@@ -3,7 +3,7 @@
 Fills a real etcd (tests/etcd_harness.py) with ``--keys`` keys shaped
 ``/registry/<resource>/<ns>/<name>`` and ~2 KB values (Txn batches over gRPC, several in flight:
 the fastest load path; writing is done by this benchmark only, never by ketui), then measures,
-best of ``--runs``:
+ketui and etcdctl alternating, ``--runs`` times each after one warm-up run of each:
 
 * listing keys-only into ketui's KeyIndex  vs  ``etcdctl get /registry/ --prefix --keys-only``
 * fetching every value                       vs  ``etcdctl get /registry/ --prefix -w json``
@@ -12,7 +12,9 @@ best of ``--runs``:
   (vs ``etcdctl snapshot status`` reading the same file)
 
 Ratios are ketui time / etcdctl time: below 1.0 means ketui is faster. etcdctl's times include
-its process start and printing, which is what a user compares against.
+its process start and printing, which is what a user compares against. Reported: the median and
+best time of each side, and the median of the per-run ratios (each ketui run against the etcdctl
+run right after it, so both saw the same machine load).
 
 Run from the repository root:  .venv/bin/python -m benchmarks.sources [--keys 100000]
 """
@@ -23,10 +25,12 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc.aio
@@ -41,6 +45,7 @@ from tests.etcd_harness import ETCDCTL, EtcdServer
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "replicasets", "events", "leases")
 BATCH = 100  # puts per Txn (etcd's default --max-txn-ops is 128)
 IN_FLIGHT = 8
+MEASURES = ("list", "values", "watch", "snapshot")
 
 
 def _value(rng: random.Random, size: int) -> bytes:
@@ -101,13 +106,39 @@ def etcdctl_watch(server: EtcdServer, start_revision: int, events: int) -> float
     return elapsed
 
 
-async def best(runs: int, action: Callable[[], Awaitable[object]]) -> float:
-    times = []
-    for _ in range(runs):
+@dataclass
+class Row:
+    """Times of one measure: ketui's and etcdctl's runs, in the order they alternated."""
+
+    label: str
+    command: str
+    ketui: list[float]
+    etcdctl: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """Median of the per-run ratios."""
+        return statistics.median(k / c for k, c in zip(self.ketui, self.etcdctl, strict=True))
+
+
+async def compare(
+    runs: int,
+    label: str,
+    command: str,
+    ketui: Callable[[], Awaitable[object]],
+    etcdctl: Callable[[], float],
+) -> Row:
+    """Alternate ketui and etcdctl ``runs`` times after one unmeasured warm-up of each."""
+    row = Row(label, command, [], [])
+    for run in range(runs + 1):
         start = time.perf_counter()
-        await action()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        await ketui()
+        ketui_s = time.perf_counter() - start
+        etcdctl_s = await asyncio.to_thread(etcdctl)
+        if run:
+            row.ketui.append(ketui_s)
+            row.etcdctl.append(etcdctl_s)
+    return row
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -121,32 +152,43 @@ async def run(args: argparse.Namespace) -> None:
         watch_from = await source.current_revision() + 1
         await fill(server.endpoint, args.events, args.value_size, name="event")
 
-        rows: list[tuple[str, float, float, str]] = []
+        rows: list[Row] = []
+        keys = args.keys + args.events
 
         async def list_into_index() -> None:
             index = KeyIndex()
             async for page in source.list_keys(b"/registry/", page_size=args.page_size):
                 index.add_many(page)
-            assert len(index) == args.keys + args.events
+            assert len(index) == keys
 
-        ketui_s = await best(args.runs, list_into_index)
-        ctl_s = min(
-            etcdctl(server, "get", "/registry/", "--prefix", "--keys-only")
-            for _ in range(args.runs)
-        )
-        rows.append(("list keys-only into KeyIndex", ketui_s, ctl_s, "etcdctl get --keys-only"))
+        measures = args.measures
+        if "list" in measures:
+            rows.append(
+                await compare(
+                    args.runs,
+                    "list keys-only into KeyIndex",
+                    "etcdctl get --keys-only",
+                    list_into_index,
+                    lambda: etcdctl(server, "get", "/registry/", "--prefix", "--keys-only"),
+                )
+            )
 
         async def fetch_values() -> None:
             total = 0
             async for page in source.list_values(b"/registry/", page_size=args.page_size):
                 total += len(page)
-            assert total == args.keys + args.events
+            assert total == keys
 
-        ketui_s = await best(args.runs, fetch_values)
-        ctl_s = min(
-            etcdctl(server, "get", "/registry/", "--prefix", "-w", "json") for _ in range(args.runs)
-        )
-        rows.append(("fetch all values", ketui_s, ctl_s, "etcdctl get -w json"))
+        if "values" in measures:
+            rows.append(
+                await compare(
+                    args.runs,
+                    "fetch all values",
+                    "etcdctl get -w json",
+                    fetch_values,
+                    lambda: etcdctl(server, "get", "/registry/", "--prefix", "-w", "json"),
+                )
+            )
 
         async def replay() -> None:
             seen = 0
@@ -155,33 +197,51 @@ async def run(args: argparse.Namespace) -> None:
                 if seen == args.events:
                     return
 
-        ketui_s = await best(args.runs, replay)
-        ctl_s = min(etcdctl_watch(server, watch_from, args.events) for _ in range(args.runs))
-        rows.append((f"replay {args.events} watch events", ketui_s, ctl_s, "etcdctl watch --rev"))
+        if "watch" in measures:
+            rows.append(
+                await compare(
+                    args.runs,
+                    f"replay {args.events} watch events",
+                    "etcdctl watch --rev",
+                    replay,
+                    lambda: etcdctl_watch(server, watch_from, args.events),
+                )
+            )
         await source.close()
 
-        with tempfile.TemporaryDirectory(prefix="ketui-bench-") as tmp:
-            path = Path(tmp) / "snapshot.db"
-            server.etcdctl("snapshot", "save", str(path))
-            size = path.stat().st_size
+        size = 0
+        if "snapshot" in measures:
+            with tempfile.TemporaryDirectory(prefix="ketui-bench-") as tmp:
+                path = Path(tmp) / "snapshot.db"
+                server.etcdctl("snapshot", "save", str(path))
+                size = path.stat().st_size
 
-            async def scan() -> None:
-                await asyncio.to_thread(lambda: scan_snapshot(path).close())
+                async def scan() -> None:
+                    await asyncio.to_thread(lambda: scan_snapshot(path).close())
 
-            ketui_s = await best(args.runs, scan)
-            ctl_s = min(
-                etcdctl(server, "snapshot", "status", str(path), "-w", "json")
-                for _ in range(args.runs)
-            )
-            rows.append(("snapshot scan", ketui_s, ctl_s, "etcdctl snapshot status"))
+                rows.append(
+                    await compare(
+                        args.runs,
+                        "snapshot scan",
+                        "etcdctl snapshot status",
+                        scan,
+                        lambda: etcdctl(server, "snapshot", "status", str(path), "-w", "json"),
+                    )
+                )
     finally:
         server.cleanup()
 
-    print(f"\n{'measure':<34}{'ketui':>9}{'etcdctl':>10}{'ratio':>8}  etcdctl command")
-    for label, ketui_s, ctl_s, command in rows:
-        print(f"{label:<34}{ketui_s:>8.3f}s{ctl_s:>9.3f}s{ketui_s / ctl_s:>7.2f}x  {command}")
-    scan_s = rows[-1][1]
-    print(f"\nsnapshot: {size / 1e6:.1f} MB scanned at {size / scan_s / 1e6:.0f} MB/s")
+    print(f"\n{'measure':<34}{'ketui median (best)':>21}{'etcdctl median (best)':>23}{'ratio':>7}")
+    for row in rows:
+        ketui = f"{statistics.median(row.ketui):.3f}s ({min(row.ketui):.3f})"
+        etcdctl_ = f"{statistics.median(row.etcdctl):.3f}s ({min(row.etcdctl):.3f})"
+        print(f"{row.label:<34}{ketui:>21}{etcdctl_:>23}{row.ratio:>6.2f}x  {row.command}")
+    if "snapshot" in args.measures:
+        median_s, best_s = statistics.median(rows[-1].ketui), min(rows[-1].ketui)
+        print(
+            f"\nsnapshot: {size / 1e6:.1f} MB scanned at {size / median_s / 1e6:.0f} MB/s"
+            f" (median; best {size / best_s / 1e6:.0f} MB/s)"
+        )
 
 
 def main() -> None:
@@ -190,7 +250,13 @@ def main() -> None:
     parser.add_argument("--value-size", type=int, default=2048)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--page-size", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--measures",
+        type=lambda text: text.split(","),
+        default=list(MEASURES),
+        help=f"comma-separated subset of {','.join(MEASURES)} (default: all)",
+    )
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     asyncio.run(run(parser.parse_args()))
 

@@ -162,7 +162,8 @@ async def test_live_demo_keeps_moving() -> None:
     old, new = decode(renewed.prev_kv), decode(renewed.kv)
     assert new["spec"]["renewTime"] > old["spec"]["renewTime"]
     event = next(e for e in seen if parse_key(e.kv.key).resource == "events")
-    assert event.kv.lease != 0 and decode(event.kv)["involvedObject"]["name"] == "www"
+    involved = decode(event.kv)["involvedObject"]
+    assert event.kv.lease != 0 and (involved["kind"], involved["name"]) == ("CronJob", "report")
     revision = (await source.status()).revision
     await asyncio.sleep(0.05)
     assert (await source.status()).revision == revision  # closed: the simulation stopped
@@ -173,6 +174,35 @@ def test_step_works_without_a_loop() -> None:
     events = [e for _ in range(3) for e in source.step()]
     resources = [parse_key(e.kv.key).resource for e in events]
     assert resources == ["leases", "leases", "leases", "events"]
+
+
+def test_simulation_reads_like_a_running_cluster() -> None:
+    """Nodes heartbeat and a CronJob runs start to finish; running pods are not restarted."""
+    source = demo_source(live=False)
+    events = [e for _ in range(3 * 8) for e in source.step()]
+    nodes = [e for e in events if e.kv.key.startswith(b"/registry/minions/")]
+    assert nodes and all(e.prev_kv is not None for e in nodes)
+    before, after = decode(nodes[0].prev_kv), decode(nodes[0].kv)  # type: ignore[arg-type]
+    assert [c["lastHeartbeatTime"] for c in after["status"]["conditions"]] > [
+        c["lastHeartbeatTime"] for c in before["status"]["conditions"]
+    ]
+    assert after["status"]["nodeInfo"] == before["status"]["nodeInfo"]
+    run = [decode(e.kv) for e in events if e.type is EventType.PUT and b"/events/" in e.kv.key]
+    assert [(o["involvedObject"]["kind"], o["reason"]) for o in run] == [
+        ("CronJob", "SuccessfulCreate"),
+        ("Job", "SuccessfulCreate"),
+        ("Pod", "Scheduled"),
+        ("Pod", "Pulled"),
+        ("Pod", "Created"),
+        ("Pod", "Started"),
+        ("Job", "Completed"),
+        ("CronJob", "SawCompletedJob"),
+    ]
+    job = run[1]["involvedObject"]["name"]
+    pod = run[2]["involvedObject"]["name"]
+    assert run[0]["message"] == f"Created job {job}" and pod.startswith(f"{job}-")
+    assert run[1]["message"] == f"Created pod: {pod}"
+    assert all(o["involvedObject"]["name"] != "www" for o in run)
 
 
 @pytest.mark.parametrize("live", [True, False])

@@ -23,6 +23,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ketui.core.gcpause import gc_paused
 from ketui.core.keys import DEFAULT_PREFIX, parse_key
 from ketui.core.source import EventType, KeyInfo, WatchEvent
 
@@ -163,41 +164,56 @@ class KeyIndex:
         return branch
 
     def add_many(self, infos: Iterable[KeyInfo]) -> None:
-        """Add or replace keys; fastest when ``infos`` come in key order (as listings do)."""
+        """Add or replace keys; fastest when ``infos`` come in key order (as listings do).
+
+        Runs with the garbage collector paused (see :mod:`ketui.core.gcpause`): pass a list or
+        another plain iterable, not a generator that does heavy work of its own.
+        """
+        with gc_paused():
+            self._add_many(infos)
+
+    def _add_many(self, infos: Iterable[KeyInfo]) -> None:
         branch = self._root
+        children = branch.children
         last_parent: str | None = None
         d_count = d_bytes = d_unknown = 0
         for info in infos:
-            path = _decode(info.key)
+            path = info.key.decode("utf-8", "surrogateescape")
             parent_path, _, name = path.rpartition("/")
             if not parent_path:
-                parent_path, name = "", path
+                name = path
             if parent_path != last_parent:
-                if d_count or d_bytes or d_unknown:
-                    branch.add(d_count, d_bytes, d_unknown)
-                    d_count = d_bytes = d_unknown = 0
+                self._flush(branch, d_count, d_bytes, d_unknown)
+                d_count = d_bytes = d_unknown = 0
                 branch = self._branch(parent_path)
+                children = branch.children
                 last_parent = parent_path
-            old = branch.children.get(name)
+            old = children.get(name)
             size = info.size
             if old is None:
-                branch.children[name] = info
-                branch.names = None  # re-sorted on the next children() call
+                children[name] = info
                 d_count += 1
                 if size is None:
                     d_unknown += 1
                 else:
                     d_bytes += size
             elif isinstance(old, KeyInfo):
-                branch.children[name] = info
+                children[name] = info
                 old_bytes, old_unknown = _size(old)
                 new_bytes, new_unknown = _size(info)
                 d_bytes += new_bytes - old_bytes
                 d_unknown += new_unknown - old_unknown
             else:
                 self._set_branch_info(old, info)
-        if d_count or d_bytes or d_unknown:
-            branch.add(d_count, d_bytes, d_unknown)
+        self._flush(branch, d_count, d_bytes, d_unknown)
+
+    @staticmethod
+    def _flush(branch: _Branch, count: int, size: int, unknown: int) -> None:
+        """Push one run of siblings' deltas up the ancestors."""
+        if count:
+            branch.names = None  # new children: re-sorted on the next children() call
+        if count or size or unknown:
+            branch.add(count, size, unknown)
 
     @staticmethod
     def _set_branch_info(branch: _Branch, info: KeyInfo | None) -> None:

@@ -4,7 +4,8 @@ The objects are YAML files in ``objects/`` and ``history.yaml``; ``scripts/build
 them to storage bytes with ketui's own encoder into ``demo_data.json.gz``, which ships in the
 package. :func:`demo_source` replays that file into a
 :class:`~ketui.core.sources.memory.MemorySource`; with ``live=True`` the cluster keeps moving
-while someone watches it: leases are renewed and events come and go (see :class:`DemoSource`).
+while someone watches it: leases are renewed, kubelets report node status and a CronJob's runs
+leave their events (see :class:`DemoSource`).
 """
 
 from __future__ import annotations
@@ -50,12 +51,29 @@ _RENEWED_LEASES = (
     b"/registry/leases/kube-system/kube-scheduler",
     b"/registry/leases/kube-node-lease/demo-worker-2",
 )
-#: Events the simulation emits in turn: (involved pod, reason, message).
-_SIMULATED_EVENTS = (
-    ("www", "Pulled", 'Container image "nginx:1.16-alpine" already present on machine'),
-    ("www", "Created", "Created container www"),
-    ("www", "Started", "Started container www"),
+#: Nodes whose kubelet reports status in turn (conditions' lastHeartbeatTime).
+_HEARTBEAT_NODES = (
+    b"/registry/minions/demo-control-plane",
+    b"/registry/minions/demo-worker-1",
+    b"/registry/minions/demo-worker-2",
 )
+#: One run of the CronJob shop/report, event by event, as its controllers and the kubelet
+#: record it: (involved kind, which name, reason, message, reporting component).
+#: ``{job}`` and ``{pod}`` are the run's Job and Pod names.
+_CRONJOB = "report"
+_CRONJOB_RUN = (
+    ("CronJob", "cronjob", "SuccessfulCreate", "Created job {job}", "cronjob-controller"),
+    ("Job", "job", "SuccessfulCreate", "Created pod: {pod}", "job-controller"),
+    ("Pod", "pod", "Scheduled", "Successfully assigned shop/{pod} to demo-worker-2",
+     "default-scheduler"),
+    ("Pod", "pod", "Pulled", 'Container image "busybox:1.36" already present on machine',
+     "kubelet"),
+    ("Pod", "pod", "Created", "Created container report", "kubelet"),
+    ("Pod", "pod", "Started", "Started container report", "kubelet"),
+    ("Job", "job", "Completed", "Job completed", "job-controller"),
+    ("CronJob", "cronjob", "SawCompletedJob", "Saw completed job: {job}, status: Complete",
+     "cronjob-controller"),
+)  # fmt: skip
 _SIMULATED_EVENT_LEASE = 0x694D8F3A1C2B1234
 
 
@@ -87,9 +105,11 @@ class DemoSource(MemorySource):
     """The demo keyspace; when live, a background task keeps the cluster moving.
 
     The simulation starts with the first :meth:`watch` (it needs a running event loop) and stops at
-    :meth:`close`. Every ``interval`` seconds it renews one lease; every third tick it writes an
-    event for pod ``default/www`` and, past ``max_events`` simulated events, deletes the oldest one
-    (as the events' etcd lease expiring would).
+    :meth:`close`. Every ``interval`` seconds it renews one lease (node heartbeats, leader
+    election); every fifth tick a kubelet reports its node's status; every third tick the
+    CronJob ``shop/report`` records the next event of its current run (create the Job, run its
+    Pod, complete), and past ``max_events`` simulated events the oldest one is deleted (as the
+    events' etcd lease expiring would).
     """
 
     def __init__(
@@ -133,6 +153,8 @@ class DemoSource(MemorySource):
         """One tick of simulated activity (public so tests need not wait for the timer)."""
         tick = next(self._ticks)
         events = [self._renew_lease(_RENEWED_LEASES[tick % len(_RENEWED_LEASES)])]
+        if tick % 5 == 4:
+            events.append(self._heartbeat(_HEARTBEAT_NODES[tick // 5 % len(_HEARTBEAT_NODES)]))
         if tick % 3 == 2:
             events.append(self._emit_event(tick // 3))
             if len(self._simulated_events) > self.max_events:
@@ -151,38 +173,60 @@ class DemoSource(MemorySource):
             entry["time"] = _now()
         return self.apply_put(key, _encode(obj))
 
-    def _emit_event(self, n: int) -> WatchEvent:
-        pod, reason, message = _SIMULATED_EVENTS[n % len(_SIMULATED_EVENTS)]
-        name = f"{pod}.{uuid.uuid4().hex[:16]}"
+    def _heartbeat(self, key: bytes) -> WatchEvent | None:
+        """A kubelet's node status update: every condition's heartbeat time moves on."""
+        current = self._current.get(key)
+        if current is None:
+            return None
+        obj = _decode(current.value)
         now = _now()
+        for condition in obj.get("status", {}).get("conditions") or []:
+            condition["lastHeartbeatTime"] = now
+        for entry in obj["metadata"].get("managedFields") or []:
+            if entry.get("subresource") == "status":
+                entry["time"] = now
+        return self.apply_put(key, _encode(obj))
+
+    def _emit_event(self, n: int) -> WatchEvent:
+        run, step = divmod(n, len(_CRONJOB_RUN))
+        kind, which, reason, message, component = _CRONJOB_RUN[step]
+        job = f"{_CRONJOB}-{28_640_000 + run}"  # CronJobs name Jobs after the scheduled minute
+        names = {"cronjob": _CRONJOB, "job": job, "pod": f"{job}-{_pod_suffix(job)}"}
+        involved = names[which]
+        name = f"{involved}.{uuid.uuid4().hex[:16]}"
+        now = _now()
+        api_version = "v1" if kind == "Pod" else "batch/v1"
         obj: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
                 "name": name,
-                "namespace": "default",
+                "namespace": "shop",
                 "uid": str(uuid.uuid4()),
                 "creationTimestamp": now,
             },
             "involvedObject": {
-                "kind": "Pod",
-                "namespace": "default",
-                "name": pod,
-                "uid": "5b0e3c4a-8f2d-4b7e-9a61-0c2f7d1e9b34",
-                "apiVersion": "v1",
-                "fieldPath": f"spec.containers{{{pod}}}",
+                "kind": kind,
+                "namespace": "shop",
+                "name": involved,
+                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo/{kind}/{involved}")),
+                "apiVersion": api_version,
             },
             "reason": reason,
-            "message": message,
-            "source": {"component": "kubelet", "host": "demo-worker-1"},
+            "message": message.format(**names),
+            "source": {"component": component},
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
             "type": "Normal",
-            "reportingComponent": "kubelet",
-            "reportingInstance": "demo-worker-1",
+            "reportingComponent": component,
+            "reportingInstance": "",
         }
-        key = f"/registry/events/default/{name}".encode()
+        if component == "kubelet":
+            obj["involvedObject"]["fieldPath"] = "spec.containers{report}"
+            obj["source"]["host"] = "demo-worker-2"
+            obj["reportingInstance"] = "demo-worker-2"
+        key = f"/registry/events/shop/{name}".encode()
         self._simulated_events.append(key)
         return self.apply_put(key, _encode(obj), lease=_SIMULATED_EVENT_LEASE)
 
@@ -193,6 +237,13 @@ class DemoSource(MemorySource):
                 await self._task
             self._task = None
         await super().close()
+
+
+def _pod_suffix(job: str) -> str:
+    """The random-looking five characters a Job's pod name ends with, stable per Job."""
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.String alphabet
+    number = uuid.uuid5(uuid.NAMESPACE_URL, job).int
+    return "".join(alphabet[(number >> (8 * i)) % len(alphabet)] for i in range(5))
 
 
 def _decode(value: bytes) -> dict[str, Any]:

