@@ -79,3 +79,17 @@ def test_normalize(text: str | None, expected: str | None) -> None:
 def test_normalize_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid Kubernetes version"):
         normalize_kube_version(text)
+
+
+def test_resolve_given_wins_and_detection_says_why(tmp_path: Path) -> None:
+    from ketui.core.kubeversion import resolve_kube_version
+
+    (tmp_path / "kube-apiserver.yaml").write_text(
+        MANIFEST.replace("{image}", "registry.k8s.io/kube-apiserver:v1.29.3")
+    )
+    assert resolve_kube_version("v1.31.0", detect_in=tmp_path) == ("1.31", None)
+    version, note = resolve_kube_version(None, detect_in=tmp_path)
+    assert version == "1.29" and note is not None and "v1.29.3" in note
+    assert resolve_kube_version(None, detect_in=None) == (None, None)
+    with pytest.raises(ValueError, match="invalid Kubernetes version"):
+        resolve_kube_version("one.two", detect_in=tmp_path)

@@ -140,23 +140,19 @@ class _Decoder:
     def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
         from ketui.core.decode import decode_value
         from ketui.core.encryption import Keyring
-        from ketui.core.kubeversion import (
-            DEFAULT_MANIFESTS,
-            detect_kube_version,
-            normalize_kube_version,
-        )
+        from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
 
         self._decode_value = decode_value
-        given: str | None = getattr(args, "kube_version", None)
+        manifest: str | None = getattr(args, "kubeadm", None)
+        manifests = Path(manifest).parent if manifest else DEFAULT_MANIFESTS
         try:
-            self.kube_version = normalize_kube_version(given) if given is not None else None
+            self.kube_version, note = resolve_kube_version(
+                getattr(args, "kube_version", None), detect_in=manifests if live else None
+            )
         except ValueError as exc:
             raise CliError(str(exc)) from None
-        if given is None and live:
-            manifest: str | None = getattr(args, "kubeadm", None)
-            manifests = Path(manifest).parent if manifest else DEFAULT_MANIFESTS
-            detected = detect_kube_version(manifests)
-            self.kube_version = detected[0] if detected is not None else None
+        if note:
+            print(f"ketui: {note}", file=sys.stderr)
         self.keyring: Keyring | None = None
         config = getattr(args, "encryption_config", None)
         if config:

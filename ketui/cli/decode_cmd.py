@@ -16,7 +16,7 @@ from typing import Any
 from ketui.core.decode import decode_value
 from ketui.core.decoded import Decoded, Family
 from ketui.core.encryption import EncryptionConfigError, Keyring
-from ketui.core.kubeversion import detect_kube_version, normalize_kube_version
+from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
 from ketui.core.render import to_json, to_yaml
 from ketui.core.secrets import is_secret, mask_secret
 
@@ -125,16 +125,12 @@ def _read_input(name: str) -> bytes:
 
 
 def _kube_version(given: str | None) -> str | None:
-    if given is not None:
-        try:
-            return normalize_kube_version(given)
-        except ValueError as exc:
-            raise _Failure(str(exc)) from None
-    detected = detect_kube_version()
-    if detected is None:
-        return None
-    version, explanation = detected
-    print(f"ketui: using Kubernetes {version} view ({explanation})", file=sys.stderr)
+    try:
+        version, note = resolve_kube_version(given, detect_in=DEFAULT_MANIFESTS)
+    except ValueError as exc:
+        raise _Failure(str(exc)) from None
+    if note:
+        print(f"ketui: {note}", file=sys.stderr)
     return version
 
 

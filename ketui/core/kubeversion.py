@@ -54,6 +54,24 @@ def detect_kube_version(
     return version, f"kube-apiserver image {image} in {path}"
 
 
+def resolve_kube_version(
+    given: str | None, *, detect_in: str | Path | None = None
+) -> tuple[str | None, str | None]:
+    """The release view to use and, when it was detected rather than given, a note saying why.
+
+    ``given`` is the user's ``--kube-version`` (validated; ValueError with a one-line message when
+    malformed). Without it, the kubeadm manifests in ``detect_in`` are read, when that is not None.
+    Returns ``(version or None for the newest view, note or None)``.
+    """
+    if given is not None:
+        return normalize_kube_version(given), None
+    detected = detect_kube_version(detect_in) if detect_in is not None else None
+    if detected is None:
+        return None, None
+    version, explanation = detected
+    return version, f"using Kubernetes {version} view ({explanation})"
+
+
 def _apiserver_image(doc: Any) -> str | None:
     if not isinstance(doc, dict):
         return None
