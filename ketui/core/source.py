@@ -7,9 +7,12 @@ revisions are etcd store revisions. Nothing here knows about Textual.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+ProgressCallback = Callable[[int, int], None]
+"""``(done, total)`` while an offline source reads its file(s), called on the event loop thread."""
 
 
 class SourceError(Exception):

@@ -36,7 +36,7 @@ import re
 import tempfile
 import zlib
 from array import array
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -47,13 +47,12 @@ from ketui.core.source import (
     History,
     KeyInfo,
     KeyValue,
+    ProgressCallback,
     Revision,
     SourceError,
     SourceStatus,
     WatchEvent,
 )
-
-ProgressCallback = Callable[[int, int], None]
 
 GZIP_MAGIC = b"\x1f\x8b"
 _PROGRESS_STEP = 8 << 20  # report progress every 8 MiB scanned

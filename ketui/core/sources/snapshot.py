@@ -51,13 +51,12 @@ from ketui.core.source import (
     History,
     KeyInfo,
     KeyValue,
+    ProgressCallback,
     Revision,
     SourceError,
     SourceStatus,
     WatchEvent,
 )
-
-ProgressCallback = Callable[[int, int], None]
 
 REVISION_KEY_SIZE = 17  # main (8) + "_" + sub (8)
 TOMBSTONE_KEY_SIZE = 18  # ... + "t"
