@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TypeVar
 
 from ketui.core.source import WatchEvent
@@ -27,35 +28,45 @@ async def in_thread_reading(fn: Callable[[], T], attempts: int = 3) -> T:
 
 async def batched(
     events: AsyncIterator[WatchEvent], *, interval: float = 0.1, max_batch: int = 5000
-) -> AsyncIterator[list[WatchEvent]]:
+) -> AsyncGenerator[list[WatchEvent], None]:
     """Group a stream of events into lists, one per ``interval`` (or per ``max_batch`` events).
 
-    The reader task keeps pulling while the consumer handles a batch, so a slow UI never stalls
-    the watch stream itself. Errors of the stream are raised after the events received before them.
+    A reader task keeps pulling while the consumer handles a batch, so a slow UI does not stall
+    the watch stream for short hiccups; but at most ``max_batch`` events wait here: when that many
+    are pending the reader stops pulling (back-pressure: the source, and etcd behind it, hold the
+    rest) until the consumer takes them. Nothing is dropped. Errors of the stream are raised after
+    the events received before them. Closing the generator cancels and awaits the reader.
     """
     pending: list[WatchEvent] = []
-    ready = asyncio.Event()
+    ready = asyncio.Event()  # a full batch is waiting, or the stream ended
+    room = asyncio.Event()  # the reader may pull more
+    room.set()
 
     async def pump() -> None:
-        async for event in events:
-            pending.append(event)
-            if len(pending) >= max_batch:
-                ready.set()
-                await asyncio.sleep(0)
+        try:
+            async for event in events:
+                pending.append(event)
+                if len(pending) >= max_batch:
+                    room.clear()
+                    ready.set()
+                    await room.wait()
+        finally:
+            ready.set()
 
     reader = asyncio.ensure_future(pump())
     try:
         while True:
-            waiter = asyncio.ensure_future(ready.wait())
-            done, _ = await asyncio.wait({reader, waiter}, timeout=interval)
-            waiter.cancel()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ready.wait(), interval)
             ready.clear()
             if pending:
                 batch = pending[:]
                 pending.clear()
+                room.set()
                 yield batch
-            if reader in done:
+            if reader.done() and not pending:
                 reader.result()  # re-raise the stream's error, if any
                 return
     finally:
         reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)

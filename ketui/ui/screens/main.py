@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
 
 from textual import on, work
@@ -15,9 +17,18 @@ from textual.widgets import Footer, Input, Static
 
 from ketui.core.keyindex import KeyIndex
 from ketui.core.keys import detect_prefix, resolve_resource, storage_paths
-from ketui.core.source import CompactedError, EventType, KeyInfo, SourceError
+from ketui.core.source import (
+    CompactedError,
+    EventType,
+    KeyInfo,
+    ProgressCallback,
+    Source,
+    SourceError,
+    WatchEvent,
+)
 from ketui.ui.background import batched, in_thread_reading
 from ketui.ui.context import ViewContext
+from ketui.ui.formatting import human_bytes
 from ketui.ui.messages import FeedEventSelected, KeySelected, StatusUpdated, WatchBatch
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar
@@ -25,7 +36,13 @@ from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import WatchFeed
 
 #: How often the tree re-reads the index while keys are loading or events arrive.
-TREE_SYNC_INTERVAL = 0.25
+TREE_SYNC_INTERVAL = 0.15
+#: Watch batches waiting for the UI at most; the watch stops reading while this many wait.
+MAX_UNHANDLED_BATCHES = 4
+#: After a load of at least this many keys, the loaded objects are moved out of the collector's
+#: reach (gc.freeze): otherwise its next full collection walks them all (31-64 ms per million
+#: keys, on the first tree expansion) and again at every later one.
+GC_FREEZE_MIN_KEYS = 10_000
 #: Seconds between status polls; also how quickly a lost connection is noticed.
 STATUS_INTERVAL = 2.0
 #: Filter results shown at most (the rest is counted).
@@ -76,6 +93,8 @@ class MainScreen(Screen[None]):
         self._last_sync = 0.0
         self._sync_pending = False
         self._load_failed = False
+        self._unhandled = 0  # WatchBatch messages posted and not handled yet
+        self._batch_handled = asyncio.Event()
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -95,37 +114,53 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(KeyTree).focus()
+        self._show_load_progress()
         self.load_index()
         self.poll_status()
-        self.set_interval(STATUS_INTERVAL, self.poll_status)
+        if self.ctx.source.live:  # an offline source's status never changes
+            self.set_interval(STATUS_INTERVAL, self.poll_status)
+
+    def on_unmount(self) -> None:
+        _gc_unfreeze()
 
     # -- background work -------------------------------------------------------------------------
 
     @work(exclusive=True, group="index", exit_on_error=False, description="loading keys")
     async def load_index(self) -> None:
-        """List every key once (pages, one revision), then follow changes with a watch."""
+        """List every key once (pages, one revision), then follow changes with a watch.
+
+        The listing starts at once: the tree shows its first level as soon as the first page is
+        indexed and fills in as more pages arrive (see :meth:`schedule_tree_sync`). The status
+        (a count of every key on etcd: seconds at a million keys) comes from :meth:`poll_status`.
+        """
         source = self.ctx.source
         try:
-            status = await source.status()
-            revision = status.revision
+            revision, compact = await self._listing_revision(source)
+            self.keys_loading = True
+            _gc_unfreeze()
             self.index.clear()
-            async for page in source.list_keys(b"", revision=revision or None):
+            async for page in source.list_keys(b"", revision=revision):
                 if not len(self.index) and not self.ctx.prefix_fixed:
                     self._set_prefix(detect_prefix(info.key for info in page))
                 self.index.add_many(page)
-                self._tree_info(f"loading… {len(self.index)} keys")
+                self._tree_info(f"loading {len(self.index):,} keys…")
                 self.schedule_tree_sync()
+            if revision is None:  # offline: the source fixed the revision; it is loaded now
+                status = await source.status()
+                revision, compact = status.revision, status.compact_revision
         except SourceError as err:
-            self._tree_info(f"error: {err} (retrying)")
+            self._tree_info(f"error: {err}" + (" (retrying)" if source.live else ""))
             if not self._load_failed:  # say it once, not at every retry
-                self.notify(str(err), severity="error", title="cannot list keys")
+                self.notify(str(err), severity="error", title="cannot list keys", timeout=30)
             self._load_failed = True
-            if self.ctx.source.live:  # a live source may come back: try again
+            if source.live:  # a live source may come back: try again
                 self.set_timer(STATUS_INTERVAL, self.load_index)
             else:
                 self.keys_loading = False
             return
         self._load_failed = False
+        if len(self.index) >= GC_FREEZE_MIN_KEYS:
+            _gc_freeze()
         self.keys_loading = False
         self.revision = revision
         self.query_one(KeyTree).reload()
@@ -133,10 +168,45 @@ class MainScreen(Screen[None]):
         if source.live:
             start = revision + 1
             if self.feed_backlog:
-                floor = (status.compact_revision or 0) + 1
-                start = max(floor, start - self.feed_backlog)
+                start = max((compact or 0) + 1, start - self.feed_backlog)
                 self.feed_backlog = 0  # only once: a refresh does not replay again
             self.watch_changes(start)
+
+    async def _listing_revision(self, source: Source) -> tuple[int | None, int | None]:
+        """``(revision, compact revision)`` to list at; ``(None, None)``: the source picks it.
+
+        A live source needs the revision before listing (the watch continues from it): etcd gives
+        it cheaply (``current_revision``); other live sources (the demo) from their status.
+        """
+        current = getattr(source, "current_revision", None)
+        if current is not None and not self.feed_backlog:
+            return int(await current()), None
+        if source.live:
+            status = await source.status()
+            return status.revision, status.compact_revision
+        return None, None
+
+    def _show_load_progress(self) -> None:
+        """Show how far a file source's scan is (it runs before the first page can be listed).
+
+        Snapshot and dump sources call their ``on_progress`` attribute on the event loop when they
+        load (on first use): chain ours to the one the source was built with.
+        """
+        source = self.ctx.source
+        if not hasattr(source, "on_progress"):
+            return
+        previous: ProgressCallback | None = source.on_progress
+
+        def report(done: int, total: int) -> None:
+            if previous is not None:
+                previous(done, total)
+            if self.keys_loading and not len(self.index) and total:
+                self._tree_info(
+                    f"reading file… {human_bytes(done)} of {human_bytes(total)}"
+                    f" ({done * 100 // total}%)"
+                )
+
+        source.on_progress = report
 
     @work(exclusive=True, group="watch", exit_on_error=False, description="watching")
     async def watch_changes(self, start_revision: int) -> None:
@@ -144,19 +214,39 @@ class MainScreen(Screen[None]):
         next_revision = start_revision
         while True:
             try:
-                async for batch in batched(
-                    self.ctx.source.watch(b"", start_revision=next_revision)
-                ):
-                    next_revision = batch[-1].revision + 1
-                    self.post_message(WatchBatch(batch))
+                stream = self.ctx.source.watch(b"", start_revision=next_revision)
+                async with contextlib.aclosing(batched(stream)) as batches:
+                    async for batch in batches:
+                        next_revision = batch[-1].revision + 1
+                        await self._post_batch(batch)
                 return  # the source ended the stream (offline sources do)
             except CompactedError as err:
-                self.notify(f"watch fell behind ({err}): reloading", severity="warning")
+                self.notify(
+                    f"{err}: the watch fell behind (revision {next_revision} is gone); "
+                    "keys re-listed, the feed continues from now",
+                    severity="warning",
+                    title="watch compacted",
+                    timeout=15,
+                )
+                self._tree_info(f"{err}: re-listing…")
+                self.query_one(WatchFeed).add_note(f"{err}: events before it were skipped")
                 self.load_index()
                 return
             except SourceError as err:
                 self.query_one(StatusBar).error = str(err)
                 await asyncio.sleep(STATUS_INTERVAL)
+
+    async def _post_batch(self, batch: list[WatchEvent]) -> None:
+        """Hand a batch to the UI; wait while it has MAX_UNHANDLED_BATCHES not yet handled.
+
+        Waiting here stops :func:`batched` from taking more events (back-pressure), so memory
+        stays bounded when the UI falls behind and no event is lost.
+        """
+        self._unhandled += 1
+        self.post_message(WatchBatch(batch))
+        while self._unhandled >= MAX_UNHANDLED_BATCHES:
+            self._batch_handled.clear()
+            await self._batch_handled.wait()
 
     @work(exclusive=True, group="status", exit_on_error=False)
     async def poll_status(self) -> None:
@@ -184,6 +274,8 @@ class MainScreen(Screen[None]):
 
     @on(WatchBatch)
     def _watch_batch(self, message: WatchBatch) -> None:
+        self._unhandled -= 1
+        self._batch_handled.set()
         for event in message.events:
             self.index.apply(event)
         self.revision = max(self.revision, message.events[-1].revision)
@@ -225,10 +317,11 @@ class MainScreen(Screen[None]):
         if self.query_one("#tree-filter", Input).value:
             return
         tree = self.query_one(KeyTree)
-        if not tree.root.children:
-            tree.reload()
-        else:
-            tree.sync()
+        with self.app.batch_update():
+            if not tree.root.children:
+                tree.reload()
+            else:
+                tree.sync()
 
     def _set_prefix(self, prefix: str) -> None:
         self.ctx.prefix = prefix
@@ -344,3 +437,13 @@ class MainScreen(Screen[None]):
         self.keys_loading = True
         self._tree_info("reloading…")
         self.load_index()
+
+
+def _gc_freeze() -> None:
+    """Move every object alive now (the freshly loaded index) out of the collector's reach."""
+    gc.freeze()
+
+
+def _gc_unfreeze() -> None:
+    """Undo :func:`_gc_freeze` before the index is replaced: the old one may then be collected."""
+    gc.unfreeze()

@@ -157,6 +157,7 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
         self.waiting: deque[FeedEntry] = deque(maxlen=max_events)  # received while paused
         self.total = 0
         self.filter = FeedFilter()
+        self.note = ""  # shown in the info line, e.g. "compacted at 1234: …"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="feed-info")
@@ -229,6 +230,11 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
             Text(signed_bytes(entry.size_change), justify="right"),
         )
 
+    def add_note(self, text: str) -> None:
+        """Tell the user something about the stream itself (a gap after compaction)."""
+        self.note = text
+        self._update_info()
+
     def _rebuild(self) -> None:
         self.table.clear()
         self._add_rows([e for e in self.entries if self.filter.matches(e)])
@@ -249,6 +255,8 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
             info.append("  not following (G resumes)", style="yellow")
         if self.filter != FeedFilter():
             info.append(f"  filter: {self.query_one('#feed-filter', Input).value}", style="cyan")
+        if self.note:
+            info.append(f"  {self.note}", style="bold yellow")
         self.query_one("#feed-info", Static).update(info)
 
     # -- user actions ----------------------------------------------------------------------------
@@ -294,6 +302,7 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
     def action_clear(self) -> None:
         self.entries.clear()
         self.dropped = 0
+        self.note = ""
         self._rebuild()
         self._update_info()
 
