@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from textual.widgets import Static
+
 from ketui.core.sources.memory import MemorySource
 from ketui.ui.app import KetuiApp, make_app
+from ketui.ui.widgets.code_view import CodeView
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import FeedFilter, WatchFeed
@@ -106,7 +109,7 @@ async def test_feed_is_bounded_and_counts_the_rest(live_source: MemorySource) ->
         await wait_until(pilot, lambda: feed.total == 8)
         assert feed.table.row_count == 5 and feed.dropped == 3
         assert cells(feed, 0)[3] == "default/p3"
-        assert "+3 more" in str(feed.query_one("#feed-info").content)
+        assert "+3 more" in str(feed.query_one("#feed-info", Static).content)
 
 
 async def test_filter_by_namespace_resource_op_and_prefix(live_source: MemorySource) -> None:
@@ -148,8 +151,10 @@ async def test_selecting_an_event_shows_the_diff(live_source: MemorySource) -> N
         feed.table.focus()
         await pilot.press("enter")
         view = app.main.query_one(ValueView)
-        await wait_until(pilot, lambda: "Running → Succeeded" in view.query_one("#diff-text").text)
-        assert "status.phase: Running → Succeeded" in view.query_one("#diff-text").text
+        await wait_until(
+            pilot, lambda: "Running → Succeeded" in view.query_one("#diff-text", CodeView).text
+        )
+        assert "status.phase: Running → Succeeded" in view.query_one("#diff-text", CodeView).text
         assert "phase: Succeeded" in view.yaml_text()
 
 
@@ -162,3 +167,68 @@ async def test_following_keeps_the_newest_event_in_view(live_source: MemorySourc
         await wait_until(pilot, lambda: feed.table.row_count == 40)
         await wait_until(pilot, lambda: feed.table.scroll_y == feed.table.max_scroll_y > 0)
         assert feed.table.cursor_row == 39
+
+
+async def test_a_big_batch_is_applied_in_order_in_slices(
+    live_source: MemorySource, monkeypatch
+) -> None:
+    """One batch larger than WATCH_SLICE is applied slice by slice, the loop running in between,
+    and the events still reach the index and the feed in their order."""
+    import asyncio
+
+    from ketui.ui.screens import main as main_screen
+
+    monkeypatch.setattr(main_screen, "WATCH_SLICE", 3)
+    app = make_app(live_source, clock=frozen_clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        feed = await started(app, pilot)
+        turns = 0  # loop turns seen by another task
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        calls: list[tuple[int, int]] = []  # (events in the call, turns when it was made)
+        add_events = feed.add_events
+
+        def recording(batch):
+            batch = list(batch)
+            calls.append((len(batch), turns))
+            add_events(batch)
+
+        monkeypatch.setattr(feed, "add_events", recording)
+        counter = asyncio.create_task(count_turns())
+        try:
+            # Written at once: the watch hands them over as one batch of 10.
+            for i in range(4):
+                put_pod(live_source, f"web-{i}")
+            live_source.apply_delete(b"/registry/pods/default/web-0")
+            live_source.apply_delete(b"/registry/pods/default/web-1")
+            put_pod(live_source, "web-0", phase="Running")
+            for i in range(4, 7):
+                put_pod(live_source, f"web-{i}")
+            await wait_until(pilot, lambda: feed.total == 10)
+        finally:
+            counter.cancel()
+        assert [size for size, _ in calls] == [3, 3, 3, 1]
+        assert len({seen for _, seen in calls}) == len(calls)  # the loop ran between slices
+        ops = [(e.op, e.name) for e in feed.entries]
+        assert ops == [
+            ("CREATE", "web-0"),
+            ("CREATE", "web-1"),
+            ("CREATE", "web-2"),
+            ("CREATE", "web-3"),
+            ("DELETE", "web-0"),
+            ("DELETE", "web-1"),
+            ("CREATE", "web-0"),
+            ("CREATE", "web-4"),
+            ("CREATE", "web-5"),
+            ("CREATE", "web-6"),
+        ]
+        revisions = [e.event.revision for e in feed.entries]
+        assert revisions == sorted(revisions)
+        index = app.main.index
+        assert index.node("/registry/pods/default/web-0") is not None  # deleted, then re-created
+        assert index.node("/registry/pods/default/web-1") is None

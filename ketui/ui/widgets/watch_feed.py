@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.text import Text
@@ -15,23 +15,44 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Static
 
-from ketui.core.keys import parse_key, resolve_resource
+from ketui.core.keys import KeyParts, parse_key, resolve_resource
 from ketui.core.source import EventType, WatchEvent
 from ketui.ui.formatting import signed_bytes
 from ketui.ui.messages import FeedEventSelected
 from ketui.ui.widgets.feed_log import FeedLog
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeedEntry:
-    """One received event with the wall-clock time it arrived and its parsed key."""
+    """One received event with the wall-clock time it arrived; its key is parsed when first needed.
+
+    Parsing every key up front cost about a third of a batch's time at 10,000 events/s, while only
+    the rows on screen (and, with a filter, the filtered ones) ever need the parts.
+    """
 
     seq: int
     received: datetime
     event: WatchEvent
-    resource: str
-    namespace: str
-    name: str
+    prefix: str
+    _parts: KeyParts | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def parts(self) -> KeyParts:
+        if self._parts is None:
+            self._parts = parse_key(self.event.kv.key, self.prefix)
+        return self._parts
+
+    @property
+    def resource(self) -> str:
+        return self.parts.resource or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.parts.namespace or ""
+
+    @property
+    def name(self) -> str:
+        return self.parts.name or ""
 
     @property
     def op(self) -> str:
@@ -176,7 +197,7 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
     # -- receiving -------------------------------------------------------------------------------
 
     def add_events(self, batch: Iterable[WatchEvent]) -> None:
-        """Add a batch of events (one call per batch; rows are added in one go)."""
+        """Add events in arrival order (rows are added in one go)."""
         now = self.clock()
         events = list(batch)
         # Only the newest max_events can be kept: count the rest without building entries.
@@ -185,18 +206,8 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
         self.dropped += skipped
         new: list[FeedEntry] = []
         for event in events[skipped:]:
-            parts = parse_key(event.kv.key, self.prefix)
             self.total += 1
-            new.append(
-                FeedEntry(
-                    self.total,
-                    now,
-                    event,
-                    parts.resource or "",
-                    parts.namespace or "",
-                    parts.name or "",
-                )
-            )
+            new.append(FeedEntry(self.total, now, event, self.prefix))
         if self.paused:
             overflow = max(0, len(self.waiting) + len(new) - self.max_events)
             self.dropped += overflow
@@ -257,7 +268,7 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
             info.append(f"  filter: {self.query_one('#feed-filter', Input).value}", style="cyan")
         if self.note:
             info.append(f"  {self.note}", style="bold yellow")
-        self.query_one("#feed-info", Static).update(info)
+        self.query_one("#feed-info", Static).update(info, layout=False)  # one fixed line
 
     # -- user actions ----------------------------------------------------------------------------
 
