@@ -138,28 +138,16 @@ class _Decoder:
     """
 
     def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
+        from ketui.cli.view_options import manifests_dir, view_from_args
         from ketui.core.decode import decode_value
-        from ketui.core.encryption import Keyring
-        from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
 
         self._decode_value = decode_value
-        manifest: str | None = getattr(args, "kubeadm", None)
-        manifests = Path(manifest).parent if manifest else DEFAULT_MANIFESTS
         try:
-            self.kube_version, note = resolve_kube_version(
-                getattr(args, "kube_version", None), detect_in=manifests if live else None
+            self.kube_version, self.keyring = view_from_args(
+                args, detect_in=manifests_dir(args) if live else None
             )
-        except ValueError as exc:
+        except ValueError as exc:  # bad --kube-version or --encryption-config: one line
             raise CliError(str(exc)) from None
-        if note:
-            print(f"ketui: {note}", file=sys.stderr)
-        self.keyring: Keyring | None = None
-        config = getattr(args, "encryption_config", None)
-        if config:
-            try:
-                self.keyring = Keyring.from_config_file(config)
-            except ValueError as exc:  # EncryptionConfigError: a complete one-line message
-                raise CliError(str(exc)) from None
 
     def __call__(self, kv: KeyValue) -> Decoded:
         return self._decode_value(

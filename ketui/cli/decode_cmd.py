@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ketui.cli.view_options import view_from_args
 from ketui.core.decode import decode_value
 from ketui.core.decoded import Decoded, Family
-from ketui.core.encryption import EncryptionConfigError, Keyring
-from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
+from ketui.core.encryption import Keyring
+from ketui.core.kubeversion import DEFAULT_MANIFESTS
 from ketui.core.render import to_json, to_yaml
 from ketui.core.secrets import is_secret, mask_secret
 
@@ -84,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     data = _read_input(args.file)
-    options = _Options(
-        _kube_version(args.kube_version), _keyring(args.encryption_config), args.show_secrets
-    )
+    try:
+        kube_version, keyring = view_from_args(args, detect_in=Path(DEFAULT_MANIFESTS))
+    except ValueError as exc:
+        raise _Failure(str(exc)) from None
+    options = _Options(kube_version, keyring, args.show_secrets)
     documents = _etcdctl_json_kvs(data)
     if documents is None:
         decoded = _decode_single(data, args.key.encode() if args.key else None, options)
@@ -124,23 +127,6 @@ def _read_input(name: str) -> bytes:
     return data
 
 
-def _kube_version(given: str | None) -> str | None:
-    try:
-        version, note = resolve_kube_version(given, detect_in=DEFAULT_MANIFESTS)
-    except ValueError as exc:
-        raise _Failure(str(exc)) from None
-    if note:
-        print(f"ketui: {note}", file=sys.stderr)
-    return version
-
-
-def _keyring(path: str | None) -> Keyring | None:
-    if path is None:
-        return None
-    try:
-        return Keyring.from_config_file(path)
-    except EncryptionConfigError as exc:
-        raise _Failure(str(exc)) from None
 
 
 def _etcdctl_json_kvs(data: bytes) -> list[tuple[bytes, bytes | None]] | None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
-from ketui.core.encryption import EncryptionConfigError, Keyring
+from ketui.cli.view_options import manifests_dir, view_from_args
 from ketui.core.etcd_config import EtcdConfig
-from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
 from ketui.core.source import Source, SourceError
 from ketui.core.sources.open import SourceSpec, open_source
 
@@ -110,14 +108,18 @@ def _start(
 ) -> int:
     from ketui.ui.app import make_app
 
-    keyring = _keyring(getattr(args, "encryption_config", None))
     endpoints: tuple[str, ...] = ()
     etcdctl_args: tuple[str, ...] = ()
     prefix: str | None = None
     made = make()
     # Only a live cluster is this node's own: a dump or snapshot may come from any cluster.
     live_spec = isinstance(made, SourceSpec) and not made.paths and not made.demo
-    kube_version = _kube_version(args, detect=live_spec)
+    try:
+        kube_version, keyring = view_from_args(
+            args, detect_in=manifests_dir(args) if live_spec else None
+        )
+    except ValueError as exc:
+        raise _Failure(str(exc)) from None
     if not isinstance(made, SourceSpec):
         source = made
     else:
@@ -155,24 +157,3 @@ def _etcdctl_flags(config: EtcdConfig) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(config.endpoints), tuple(flags)
 
 
-def _kube_version(args: argparse.Namespace, *, detect: bool) -> str | None:
-    manifest: str | None = getattr(args, "kubeadm", None)
-    manifests = Path(manifest).parent if manifest else Path(DEFAULT_MANIFESTS)
-    try:
-        version, note = resolve_kube_version(
-            getattr(args, "kube_version", None), detect_in=manifests if detect else None
-        )
-    except ValueError as exc:
-        raise _Failure(str(exc)) from None
-    if note:
-        print(f"ketui: {note}", file=sys.stderr)
-    return version
-
-
-def _keyring(path: str | None) -> Keyring | None:
-    if path is None:
-        return None
-    try:
-        return Keyring.from_config_file(path)
-    except EncryptionConfigError as exc:
-        raise _Failure(str(exc)) from None

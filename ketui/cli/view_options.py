@@ -1,0 +1,36 @@
+"""How values are shown, from the command line: the Kubernetes release view and the keyring.
+
+Shared by ``ketui decode``, the headless commands and the TUI so that they agree on detection and
+on the wording of errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ketui.core.encryption import Keyring
+from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
+
+
+def manifests_dir(args: argparse.Namespace) -> Path:
+    """Where kubeadm's manifests are: beside ``--kubeadm=MANIFEST``, else this node's."""
+    manifest: str | None = getattr(args, "kubeadm", None)
+    return Path(manifest).parent if manifest else Path(DEFAULT_MANIFESTS)
+
+
+def view_from_args(
+    args: argparse.Namespace, *, detect_in: Path | None
+) -> tuple[str | None, Keyring | None]:
+    """``(kube_version, keyring)`` from ``--kube-version`` and ``--encryption-config``.
+
+    Without ``--kube-version`` the release is detected in ``detect_in`` (None: not at all) and the
+    choice is said on stderr. Raises ValueError with a one-line message for a bad option.
+    """
+    version, note = resolve_kube_version(getattr(args, "kube_version", None), detect_in=detect_in)
+    if note:
+        print(f"ketui: {note}", file=sys.stderr)
+    config: str | None = getattr(args, "encryption_config", None)
+    keyring = Keyring.from_config_file(config) if config else None  # EncryptionConfigError
+    return version, keyring
