@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
+from ketui.cli.view_options import add_view_arguments
 from ketui.core.decoded import Decoded
 from ketui.core.keyindex import IndexNode, KeyIndex
 from ketui.core.keys import DEFAULT_PREFIX, detect_prefix, parse_key
@@ -107,20 +108,10 @@ def _command(
 
 
 def _add_decode_options(parser: argparse.ArgumentParser, *, secrets: bool = True) -> None:
-    # SUPPRESS like the source options: the bare `ketui` parser has the same flags.
-    quiet = argparse.SUPPRESS
-    parser.add_argument(
-        "--kube-version", metavar="X.Y", default=quiet,
-        help="decode as this Kubernetes release (default: detected for live kubeadm etcd, "
-        "else newest)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--encryption-config", metavar="FILE", default=quiet,
-        help="kube-apiserver EncryptionConfiguration, to decrypt values encrypted at rest",
-    )  # fmt: skip
+    add_view_arguments(parser)
     if secrets:
         parser.add_argument(
-            "--show-secrets", action="store_const", const=True, default=quiet,
+            "--show-secrets", action="store_const", const=True, default=argparse.SUPPRESS,
             help="print Secret values instead of masking them",
         )  # fmt: skip
 

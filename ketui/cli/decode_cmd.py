@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ketui.cli.view_options import view_from_args
+from ketui.cli.view_options import add_view_arguments, view_from_args
 from ketui.core.decode import decode_value
 from ketui.core.decoded import Decoded, Family
 from ketui.core.encryption import Keyring
@@ -54,21 +54,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
     )
     parser.add_argument(
-        "--kube-version",
-        metavar="X.Y",
-        help="print what this Kubernetes release prints (default: the kube-apiserver version "
-        "of a kubeadm node, else the newest)",
-    )
-    parser.add_argument(
         "--key",
         metavar="KEY",
         help="the value's etcd key (needed to decrypt aesgcm; -w json documents carry their keys)",
     )
-    parser.add_argument(
-        "--encryption-config",
-        metavar="FILE",
-        help="kube-apiserver's EncryptionConfiguration, to decrypt aescbc, aesgcm and secretbox",
-    )
+    add_view_arguments(parser)
     parser.add_argument(
         "--show-secrets", action="store_true", help="print Secret values instead of masking them"
     )

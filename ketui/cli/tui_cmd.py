@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
-from ketui.cli.view_options import manifests_dir, view_from_args
+from ketui.cli.view_options import add_view_arguments, manifests_dir, view_from_args
 from ketui.core.etcd_config import EtcdConfig
 from ketui.core.source import Source, SourceError
 from ketui.core.sources.open import SourceSpec, open_source
@@ -20,14 +20,7 @@ class _Failure(Exception):
 def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
     quiet = argparse.SUPPRESS
     group = parser.add_argument_group("view")
-    group.add_argument(
-        "--kube-version", metavar="X.Y", default=quiet,
-        help="decode as this Kubernetes release (default: detected on kubeadm nodes, else newest)",
-    )  # fmt: skip
-    group.add_argument(
-        "--encryption-config", metavar="FILE", default=quiet,
-        help="kube-apiserver's EncryptionConfiguration, to decrypt values encrypted at rest",
-    )  # fmt: skip
+    add_view_arguments(group)
     group.add_argument(
         "--no-feed", action="store_const", const=True, default=quiet,
         help="start with the watch feed hidden (f toggles it)",

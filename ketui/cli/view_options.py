@@ -14,6 +14,25 @@ from ketui.core.encryption import Keyring
 from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
 
 
+def add_view_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--kube-version`` and ``--encryption-config``, read back by :func:`view_from_args`.
+
+    Defaults are SUPPRESS, like the source options: the bare ``ketui`` parser has the same flags
+    and a sub-command's default must not overwrite a value given before the sub-command.
+    """
+    quiet = argparse.SUPPRESS
+    parser.add_argument(
+        "--kube-version", metavar="X.Y", default=quiet,
+        help="decode as this Kubernetes release (default: the kube-apiserver version in this "
+        "node's kubeadm manifests when reading its own etcd, else the newest)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--encryption-config", metavar="FILE", default=quiet,
+        help="kube-apiserver's EncryptionConfiguration, to decrypt aescbc, aesgcm and secretbox "
+        "values encrypted at rest",
+    )  # fmt: skip
+
+
 def manifests_dir(args: argparse.Namespace) -> Path:
     """Where kubeadm's manifests are: beside ``--kubeadm=MANIFEST``, else this node's."""
     manifest: str | None = getattr(args, "kubeadm", None)
