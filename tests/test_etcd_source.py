@@ -7,14 +7,16 @@ import json
 import re
 import signal
 import time
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ketui.core.etcd_config import EtcdConfig
 from ketui.core.source import CompactedError, EventType, Source, SourceError, WatchEvent
 from ketui.core.sources import etcd as etcd_module
-from ketui.core.sources.etcd import READ_ONLY_RPCS, EtcdSource
+from ketui.core.sources.etcd import READ_ONLY_RPCS, EtcdSource, listing_ranges
 from tests.etcd_harness import EtcdCluster, EtcdServer, make_tls_files
 
 pytestmark = pytest.mark.etcd
@@ -87,12 +89,67 @@ async def test_pages_over_the_receive_limit_are_fetched_smaller(
     monkeypatch.setattr(etcd_module, "MAX_RECEIVE_BYTES", 64 * 1024)
     monkeypatch.setattr(etcd_module, "VALUES_FETCH", 30)
     put_many(etcd, {f"/big/{i:02d}": "x" * 10_000 for i in range(30)})
+    replies: list[int] = []
+    original = EtcdSource._range_page
+
+    async def range_page(self: EtcdSource, *args: Any) -> Any:
+        page = await original(self, *args)
+        replies.append(len(page[3]()))
+        return page
+
+    monkeypatch.setattr(EtcdSource, "_range_page", range_page)
     async with source_for(etcd) as source:
         pages = [page async for page in source.list_values(b"/big/", page_size=30)]
-        assert sum(len(p) for p in pages) == 30 and max(len(p) for p in pages) < 7
+        assert [kv.key for kv in pages[0]] == [f"/big/{i:02d}".encode() for i in range(30)]
+        assert sum(replies) == 30 and max(replies) < 7  # each fetch halved until its reply fits
         etcd.put("/big/huge", b"y" * 100_000)
         with pytest.raises(SourceError, match="/big/huge.* is over 65536 bytes"):
             await anext(aiter(source.list_values(b"/big/huge")))
+
+
+def test_listing_ranges_cut_kubernetes_listings_before_each_letter() -> None:
+    whole = listing_ranges(b"")
+    assert whole[0] == (b"\0", b"/registry/b") and whole[-1] == (b"/registry/z", b"\0")
+    assert len(whole) == 26 and all(a[1] == b[0] for a, b in pairwise(whole))
+    assert listing_ranges(b"/registry/") == [
+        (b"/registry/", b"/registry/b"),
+        *whole[1:-1],
+        (b"/registry/z", b"/registry0"),
+    ]
+    pods = listing_ranges(b"/registry/pods")
+    assert pods[0] == (b"/registry/pods", b"/registry/pods/b")
+    assert pods[-1] == (b"/registry/pods/z", b"/registry/podt") and len(pods) == 26
+    assert listing_ranges(b"/registry/pods/default/") == [
+        (b"/registry/pods/default/", b"/registry/pods/default0")
+    ]
+    assert listing_ranges(b"/other/") == [(b"/other/", b"/other0")]
+    assert listing_ranges(b"/registry/pods/default/www") == [
+        (b"/registry/pods/default/www", b"/registry/pods/default/wwx")
+    ]
+
+
+async def test_cut_listings_give_every_key_in_order_at_one_revision(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys on both sides of every cut, outside /registry and not lower case, pages over parts."""
+    names = ["a", "b", "bz", "c0", "m", "y", "z", "zz", "~", "A", "0", "\u00e9t\u00e9"]
+    keys = [f"/registry/{n}/ns/x" for n in names] + [f"/registry/{n}" for n in ("b", "z")]
+    keys += ["/aaa", "/registry", "/registry0", "/s", "compact_rev_key", "/registry/pods/q/1"]
+    put_many(etcd, {k: "v" for k in keys})
+    before = revision_of(etcd)
+    monkeypatch.setattr(etcd_module, "KEYS_ONLY_FETCH", 2)
+    monkeypatch.setattr(etcd_module, "FIRST_FETCH", 1)
+    want = sorted(k.encode() for k in keys)
+    async with source_for(etcd) as source:
+        listing = source.list_keys(b"", page_size=3)
+        first = await anext(listing)
+        etcd.put("/registry/m/ns/late", "written while listing")
+        got = [*first, *[info async for page in listing for info in page]]
+        assert [info.key for info in got] == want
+        assert all(info.mod_revision <= before for info in got)
+        assert [len(page) async for page in source.list_keys(b"", page_size=3)][:2] == [3, 3]
+        pods = [info.key async for page in source.list_keys(b"/registry/pods/") for info in page]
+        assert pods == [b"/registry/pods/q/1"]
 
 
 async def test_count_and_get_now_and_at_a_revision(etcd: EtcdServer) -> None:

@@ -33,6 +33,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -46,6 +47,7 @@ import grpc.aio  # noqa: E402
 from etcd3.etcdrpc import kv_pb2, rpc_pb2  # noqa: E402
 
 from ketui.core.etcd_config import EtcdConfig  # noqa: E402
+from ketui.core.keys import DEFAULT_PREFIX  # noqa: E402
 from ketui.core.source import (  # noqa: E402
     CompactedError,
     EventType,
@@ -75,6 +77,13 @@ KEYS_ONLY_FETCH = 50_000
 its whole index range for every limited Range, so many small requests cost far more than few
 big ones; pages of the requested size are cut from each fetch, and the next fetch is already
 under way while the caller works on the current one."""
+
+FIRST_FETCH = 10_000
+"""At most this many keys in a listing's first Range: the first page (the UI's first paint) then
+takes about half as long as a full fetch."""
+
+LISTING_SPLITS = b"bcdefghijklmnopqrstuvwxyz"
+"""Letters before which a big listing is cut into parts requested apart (:func:`listing_ranges`)."""
 
 VALUES_FETCH = 5_000
 """Keys with values fetched per Range (~10 MB of typical Kubernetes objects); a reply over
@@ -117,8 +126,46 @@ def _key_range(prefix: bytes) -> tuple[bytes, bytes]:
     return (prefix or b"\0"), prefix_range_end(prefix)
 
 
+def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
+    """The ``(key, range_end)`` parts a listing of ``prefix`` is requested in, in key order.
+
+    etcd 3.4 collects every revision in ``[key, range_end)`` before it applies a Range's limit,
+    so the first page of a million keys costs half a second and paging through them costs time
+    proportional to the keys left, page after page. Kubernetes names resources and namespaces in
+    lower case, so a listing of the whole store, of the storage prefix or of one resource (or
+    namespace) is cut before each letter of the next path segment (:data:`LISTING_SPLITS`):
+    every part is walked on its own, and the first page arrives after a walk of one part. An
+    empty part costs one small Range. Other prefixes are listed in one range.
+    """
+    key, end = _key_range(prefix)
+    root = DEFAULT_PREFIX.encode() + b"/"
+    if root.startswith(prefix):
+        base = root
+    elif prefix.startswith(root) and prefix.count(b"/", len(root)) <= 1:
+        base = prefix if prefix.endswith(b"/") else prefix + b"/"
+    else:
+        return [(key, end)]
+    cuts = [base + bytes([letter]) for letter in LISTING_SPLITS]
+    bounds = [key, *(cut for cut in cuts if key < cut and (end == b"\0" or cut < end)), end]
+    return list(pairwise(bounds))
+
+
 def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+
+
+async def _repaged(pages: AsyncIterator[list[T]], size: int) -> AsyncIterator[list[T]]:
+    """Pages of ``size`` items (the last one shorter) cut from pages of any size, in order."""
+    left: list[T] = []  # items of the last page that did not fill a page of their own
+    async for page in pages:
+        if left:
+            page = left + page
+        full = len(page) - len(page) % size
+        for start in range(0, full, size):
+            yield page[start : start + size]
+        left = page[full:]
+    if left:
+        yield left
 
 
 def _ready(items: T) -> Callable[[], T]:
@@ -198,22 +245,19 @@ class EtcdSource:
     ) -> AsyncIterator[list[KeyInfo]]:
         """Keys only; etcd does not send value sizes in keys-only mode, so ``size`` is ``None``."""
         fetch = max(page_size, KEYS_ONLY_FETCH)
-        async for infos in self._range_pages(prefix, revision, fetch, keys_only=True):
-            if len(infos) <= page_size:
-                yield infos
-                continue
-            for start in range(0, len(infos), page_size):
-                yield infos[start : start + page_size]
+        pages = self._range_pages(prefix, revision, fetch, keys_only=True)
+        async for infos in _repaged(pages, page_size):
+            yield infos
 
     async def list_values(
         self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 1_000
     ) -> AsyncIterator[list[KeyValue]]:
         """Keys with values, paged like :meth:`list_keys` (for byte counts and full reads)."""
         fetch = max(page_size, VALUES_FETCH)
-        async for chunk in self._range_pages(prefix, revision, fetch, keys_only=False):
-            values = [_key_value(kv) for kv in chunk]
-            for start in range(0, len(values), page_size):
-                yield values[start : start + page_size]
+        chunks = self._range_pages(prefix, revision, fetch, keys_only=False)
+        pages = ([_key_value(kv) for kv in chunk] async for chunk in chunks)
+        async for values in _repaged(pages, page_size):
+            yield values
 
     async def count(self, prefix: bytes = b"") -> int:
         key, end = _key_range(prefix)
@@ -352,26 +396,38 @@ class EtcdSource:
     ) -> AsyncIterator[Any]:
         """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
 
+        The key range is requested in the parts :func:`listing_ranges` cuts it into, in order.
         The next page is asked for before the current one is decoded into Python objects, and
-        fetched while the caller works on it (etcd answers on its own CPU in the meantime).
+        fetched while the caller works on it (etcd answers on its own CPU in the meantime);
+        keys-only pages are decoded in a thread, so the event loop stays free.
         """
-        key, end = _key_range(prefix)
-        page = await self._range_page(key, end, revision or 0, limit, keys_only)
+        ranges = listing_ranges(prefix)
+        part = 0
+        fetch = min(limit, FIRST_FETCH)  # until the first key arrives
+        page = await self._range_page(*ranges[0], revision or 0, fetch, keys_only)
         rev = revision or page[0]
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
                 _, more, last_key, items = page
+                if last_key is not None:
+                    fetch = limit
+                following: tuple[bytes, bytes] | None = None
                 if more and last_key is not None:
+                    following = (last_key + b"\0", ranges[part][1])
+                elif part + 1 < len(ranges):
+                    part += 1
+                    following = ranges[part]
+                if following is not None:
                     pending = asyncio.ensure_future(
-                        self._range_page(last_key + b"\0", end, rev, limit, keys_only)
+                        self._range_page(*following, rev, fetch, keys_only)
                     )
                     # Two loop steps hand the request to gRPC's core (the task above, then the
                     # call's own task) before the CPU-bound decoding below (measured: about 20 %
                     # faster keys-only listings of 110k keys than decoding first).
                     await asyncio.sleep(0)
                     await asyncio.sleep(0)
-                items = items()
+                items = await asyncio.to_thread(items) if keys_only else items()
                 if items:
                     yield items
                 if pending is None:
