@@ -4,7 +4,9 @@ Fills a real etcd (tests/etcd_harness.py) with Kubernetes-shaped keys and ~2 KB 
 snapshot is about ``--mb`` megabytes (bbolt leaves pages about half full, so values are half of it;
 some keys are overwritten and deleted, so there is history), saves a snapshot with ``etcdctl
 snapshot save`` and times a full scan (:func:`ketui.core.sources.snapshot.scan_snapshot`), best of
-``--runs`` with a warm page cache.
+``--runs`` with a warm page cache; then the progressive load the TUI uses
+(:meth:`~ketui.core.sources.snapshot.SnapshotSource.scan_keys`): when the first and the last batch
+of keys arrive, when the index is complete, and the longest the event loop was kept waiting.
 
 Run from the repository root:  .venv/bin/python -m benchmarks.snapshot_scan [--mb 150]
 """
@@ -12,6 +14,7 @@ Run from the repository root:  .venv/bin/python -m benchmarks.snapshot_scan [--m
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import shutil
@@ -23,7 +26,7 @@ from pathlib import Path
 import grpc
 from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 
-from ketui.core.sources.snapshot import scan_snapshot
+from ketui.core.sources.snapshot import SnapshotSource, scan_snapshot
 from tests.etcd_harness import ETCDCTL, EtcdServer
 
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "services/specs", "events")
@@ -70,6 +73,39 @@ def time_scan(path: Path, runs: int) -> tuple[float, int, int]:
     return best, revisions, live
 
 
+async def _scan_keys(path: Path) -> tuple[float, float, float, float]:
+    """(first batch, last batch, index complete) in seconds, and the event loop's longest lag."""
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:  # what a UI would feel: how late a 5 ms timer fires
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            lags.append(loop.time() - before - 0.005)
+
+    ticker = asyncio.create_task(tick())
+    source = SnapshotSource(path)
+    start = time.perf_counter()
+    first = last = 0.0
+    async for _changes in source.scan_keys():
+        last = time.perf_counter() - start
+        first = first or last
+    end = time.perf_counter() - start
+    done.set()
+    await ticker
+    await source.close()
+    return first, last, end, max(lags)
+
+
+def time_scan_keys(path: Path, runs: int) -> tuple[float, float, float, float]:
+    """Best of ``runs`` for each figure of :func:`_scan_keys`."""
+    results = [asyncio.run(_scan_keys(path)) for _ in range(runs)]
+    first, last, end, lag = (min(values) for values in zip(*results, strict=True))
+    return first, last, end, lag
+
+
 def time_etcdctl_status(path: Path, runs: int) -> float:
     assert ETCDCTL, "etcdctl is not installed"
     best = float("inf")
@@ -113,6 +149,11 @@ def main() -> None:
         timings = (("ketui scan", scan_time), ("etcdctl snapshot status", etcdctl_time))
         for label, seconds in timings:
             print(f"{label + ':':<25}{seconds:.3f} s  {size / seconds / 1e6:.0f} MB/s")
+        first, last, end, lag = time_scan_keys(path, args.runs)
+        print(
+            f"scan_keys: first batch {first:.3f} s, last batch {last:.3f} s, index complete "
+            f"{end:.3f} s, event loop at most {lag * 1000:.0f} ms late"
+        )
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ that names the problem, never another exception and never a hang.
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from etcd3.etcdrpc import kv_pb2, rpc_pb2, rpc_pb2_grpc
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +28,10 @@ from ketui.core.bbolt import (
     NotBboltError,
     fnv64a,
 )
-from ketui.core.source import SourceError
-from ketui.core.sources.snapshot import scan_snapshot
+from ketui.core.pbwire import encode_varint
+from ketui.core.source import KeyInfo, SourceError
+from ketui.core.sources import snapshot as snapshot_module
+from ketui.core.sources.snapshot import _key_infos, scan_snapshot
 from tests.etcd_harness import EtcdServer
 
 pytestmark = pytest.mark.etcd
@@ -363,3 +367,184 @@ def test_fuzzed_snapshots_never_escape(
         pass
     finally:
         index.close()
+
+
+def test_chunks_split_pages_exactly(snapshots: dict[str, Path]) -> None:
+    """The chunk callback comes after ``chunk_size // 8`` entries (a quick first batch), then
+    every ``chunk_size`` entries, across page edges, then at the end."""
+    seen: list[tuple[int, int]] = []
+    index = scan_snapshot(
+        snapshots["big"],
+        on_chunk=lambda _db, revs, entries, offset: seen.append((entries, len(revs.mains))),
+        chunk_size=16,
+    )
+    try:
+        total = len(index.mains)
+        size = index.db.size
+    finally:
+        index.close()
+    assert total > 1000  # many leaf pages: chunks end inside pages and at their edges
+    assert [entries for entries, _ in seen] == [*range(2, total + 1, 16), total]
+    assert all(entries == scanned for entries, scanned in seen)  # called right at the chunk end
+    offsets: list[int] = []
+    scan_snapshot(
+        snapshots["big"],
+        on_chunk=lambda _db, _revs, _entries, offset: offsets.append(offset),
+        chunk_size=total // 3,
+    ).close()
+    assert len(offsets) == 4 and offsets[-1] == size and max(offsets[:-1]) < size
+
+
+def test_key_order_built_in_small_steps_is_the_plain_sort(
+    snapshots: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sort and gathers done in bounded steps give what one big sort gives."""
+    for name, value in (("_SORT_RUN", 7), ("_MERGE_FAN_IN", 3), ("_MERGE_STEP", 5), ("_GATHER", 4)):
+        monkeypatch.setattr(snapshot_module, name, value)
+    index = scan_snapshot(snapshots["big"])
+    try:
+        keys, latest, tombstones = index.keys, index.latest, index.tombstones
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        assert len(keys) > 3000
+        assert index.sorted_keys == [keys[kid] for kid in order]
+        assert list(index.sorted_ids) == order
+        assert list(index.alive) == [1 - tombstones[latest[kid]] for kid in order]
+    finally:
+        index.close()
+    small = scan_snapshot(snapshots["small"])  # /small/a deleted, /small/b alive
+    try:
+        assert small.sorted_keys == [b"/small/a", b"/small/b"] and list(small.alive) == [0, 1]
+    finally:
+        small.close()
+
+
+# -- key metadata read straight from KeyValue records ------------------------------------------
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    """One protobuf field: a varint (int, int64 wrapped like Go) or length-delimited (bytes)."""
+    if isinstance(value, bytes):
+        return encode_varint(number << 3 | 2) + encode_varint(len(value)) + value
+    return encode_varint(number << 3) + encode_varint(value)
+
+
+def _canonical(
+    key: bytes, create: int, mod: int, version: int, value: bytes = b"", lease: int = 0
+) -> bytes:
+    """A record as etcd writes it: fields in number order, zero values left out."""
+    fields = [(1, key), (2, create), (3, mod), (4, version), (5, value), (6, lease)]
+    return b"".join(_field(number, v) for number, v in fields if v)
+
+
+# (record, read without protobuf?)
+_RECORDS: list[tuple[bytes, bool]] = [
+    (_canonical(b"/registry/pods/ns/a", 5, 7, 2, b"v" * 200), True),
+    (_canonical(b"/registry/leases/ns/b", 9, 9, 1, b"", 0x1234567890), True),  # empty value
+    (_canonical(b"/k/127", 1, 2, 1, b"x" * 127), True),
+    (_canonical(b"/k/128", 1, 2, 1, b"x" * 128), True),  # 2-byte length
+    (_canonical(b"/k/16383", 3, 4, 1, b"x" * 16383), True),
+    (_canonical(b"/k/16384", 3, 4, 1, b"x" * 16384, 7), True),  # 3-byte length
+    (_canonical(b"/k/big", 3, 4, 1, b"y" * 300_000), True),
+    (_canonical(b"/k/revs", 2**21 - 1, 2**21, 300, b"z"), True),  # 3-, 4- and 2-byte varints
+    (_canonical(b"/k/large", 2**28, 2**34, 2**14, b"z", 2**62), True),  # 18 bytes after the key
+    (_canonical(b"/k/huge", 2**35, 2**62, 2**40, b"z", 2**62), False),  # 26: protobuf reads it
+    (_canonical(b"/k/" + b"l" * 125, 1, 1, 1, b"v"), True),  # 128-byte key: 2-byte length
+    (_canonical(b"/k/" + b"l" * 300, 1, 1, 1, b"v"), True),
+    (_canonical(b"/k/zeros", 0, 5, 0, b"v"), True),  # create and version left out
+    (b"\x0a\x03/k1\x10\x85\x00\x18\x05\x20\x01", True),  # a non-minimal varint still reads
+    (_field(1, b"/k/order") + _field(4, 1) + _field(2, 3) + _field(3, 3), False),
+    (_canonical(b"/k/unknown", 1, 1, 1, b"v") + _field(7, 1), False),
+    (_field(1, b"/k/mid") + _field(2, 1) + _field(9, b"??") + _field(3, 1), False),
+    (_field(2, 5) + _field(1, b"/k/second") + _field(3, 5), False),  # key not first
+    (_canonical(b"/k/neg", -1, 5, 1, b"v"), False),  # int64 -1: ten bytes
+    (_canonical(b"/k/neglease", 1, 5, 1, b"v", -5), False),
+    (_canonical(b"/k/" + b"L" * 20_000, 1, 1, 1, b"v"), False),  # 3-byte key length
+    (_field(1, b"/k/dup") + _field(2, 1) + _field(2, 2) + _field(3, 2), False),  # last one wins
+    (b"\x0a\x02/e\x10\x01", False),  # the last bytes of the file: 20 bytes run past the mapping
+]
+
+
+def _with_records(tmp_path: Path, base: Path, records: list[bytes]) -> tuple[Path, array[int]]:
+    """A copy of ``base`` with ``records`` appended (a valid bbolt file: it ends at its
+    high-water mark); their offsets."""
+    data = bytearray(base.read_bytes())
+    offsets = array("q")
+    for record in records:
+        offsets.append(len(data))
+        data += record
+    path = tmp_path / "records.db"
+    path.write_bytes(bytes(data))
+    return path, offsets
+
+
+def _protobuf_info(record: bytes) -> KeyInfo:
+    kv = kv_pb2.KeyValue.FromString(record)
+    return KeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.lease, len(kv.value))
+
+
+def test_key_infos_read_records_as_protobuf_does(
+    snapshots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [record for record, _fast in _RECORDS]
+    path, offsets = _with_records(tmp_path, snapshots["small"], records)
+    sizes = array("I", map(len, records))
+    mains = array("Q", range(1, len(records) + 1))
+    slow: list[int] = []
+    original = snapshot_module._key_info_from_protobuf
+
+    def counted(db: BboltFile, o: array[int], s: array[int], m: array[int], e: int) -> KeyInfo:
+        slow.append(e)
+        return original(db, o, s, m, e)
+
+    monkeypatch.setattr(snapshot_module, "_key_info_from_protobuf", counted)
+    want = [_protobuf_info(record) for record in records]
+    with BboltFile(path) as db:
+        entries = range(len(records))
+        got = _key_infos(db, offsets, sizes, mains, entries, [info.key for info in want])
+    assert got == want
+    assert slow == [e for e, (_record, fast) in enumerate(_RECORDS) if not fast]
+
+
+def test_key_infos_refuse_what_protobuf_refuses(snapshots: dict[str, Path], tmp_path: Path) -> None:
+    overlong = b"\x0a\x02/k\x10" + b"\x80" * 10 + b"\x01"  # an 11-byte varint
+    truncated = b"\x0a\x02/k\x10\x05\x18\x05\x2a\x10abc"  # value longer than the record
+    for record in (overlong, truncated):
+        path, offsets = _with_records(tmp_path, snapshots["small"], [record])
+        with BboltFile(path) as db, pytest.raises(BboltError, match="revision 42: not a mvcc"):
+            _key_infos(db, offsets, array("I", [len(record)]), array("Q", [42]), [0], [b"/k"])
+
+
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_key_infos_match_protobuf_on_any_layout(
+    snapshots: dict[str, Path], tmp_path: Path, data: st.DataObject
+) -> None:
+    """Random field values, orders, omissions and unknown fields: always what protobuf reads."""
+    fields: list[tuple[int, int | bytes]] = [
+        (1, data.draw(st.binary(min_size=1, max_size=300))),
+        (2, data.draw(_INT64 | st.integers(0, 2**22))),
+        (3, data.draw(_INT64 | st.integers(1, 2**22))),
+        (4, data.draw(st.integers(0, 2**20))),
+        (5, b"v" * data.draw(st.sampled_from([0, 1, 127, 128, 16383, 16384, 70_000]))),
+        (6, data.draw(st.just(0) | _INT64)),
+    ]
+    fields = [(n, v) for n, v in fields if v or data.draw(st.booleans())]  # zeros mostly left out
+    if data.draw(st.booleans()):
+        fields = data.draw(st.permutations(fields))
+    if data.draw(st.booleans()):
+        unknown = (data.draw(st.integers(7, 100)), data.draw(st.integers(0, 2**64) | st.binary()))
+        fields.insert(data.draw(st.integers(0, len(fields))), unknown)
+    record = b"".join(_field(n, v) for n, v in fields)
+    try:
+        want = _protobuf_info(record)
+    except DecodeError:
+        return  # e.g. a key left out and no other field: nothing to compare
+    path, offsets = _with_records(tmp_path, snapshots["small"], [record])
+    with BboltFile(path) as db:
+        got = _key_infos(db, offsets, array("I", [len(record)]), array("Q", [1]), [0], [want.key])
+    assert got == [want]

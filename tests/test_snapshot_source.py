@@ -15,14 +15,25 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ketui.core.bbolt import BboltError
-from ketui.core.source import CompactedError, EventType, KeyValue, Source, SourceError
+from ketui.core.bbolt import BboltError, BboltFile
+from ketui.core.keyindex import KeyIndex
+from ketui.core.source import (
+    CompactedError,
+    EventType,
+    KeyChanges,
+    KeyValue,
+    Source,
+    SourceError,
+)
+from ketui.core.sources import snapshot as snapshot_module
 from ketui.core.sources.snapshot import SnapshotSource, is_locked
 from tests.etcd_harness import EtcdServer
 
@@ -353,3 +364,233 @@ async def test_not_a_snapshot(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(SourceError, match="not a regular file"):
         await asyncio.wait_for(SnapshotSource(fifo).load(), timeout=10)
+
+
+# -- scan_keys: keys handed over while the file is scanned -------------------------------------
+
+
+async def _replay(source: SnapshotSource) -> tuple[KeyIndex, list[KeyChanges]]:
+    """Apply every batch as the TUI does; check on the way that deletes name indexed keys."""
+    index = KeyIndex()
+    batches: list[KeyChanges] = []
+    async for changes in source.scan_keys():
+        batches.append(changes)
+        index.add_many(changes.puts)
+        for key in changes.deletes:
+            assert index.delete(key), key  # only keys an earlier batch put
+    return index, batches
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 10_000])
+async def test_scan_keys_replays_to_the_listing(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(snapshot_module, "CHANGES_CHUNK", chunk)
+    source = SnapshotSource(scenario.snapshot)
+    try:
+        index, batches = await _replay(source)
+        listed = [info async for page in source.list_keys() for info in page]
+        entries = int((await source.status()).extra["revisions"])
+    finally:
+        await source.close()
+    assert index.infos() == listed
+    assert [info.key for info in listed] == [e["key"] for e in _etcd_listing(scenario.server)]
+    # one per chunk (the first is an eighth of a chunk), and one at the end of the file
+    assert len(batches) == len(range(max(1, chunk // 8), entries + 1, chunk)) + 1
+    size = scenario.snapshot.stat().st_size
+    assert all(b.total == size for b in batches) and batches[-1].done == size
+    assert [b.done for b in batches] == sorted(b.done for b in batches)
+    for changes in batches:
+        keys = [info.key for info in changes.puts]
+        assert keys == sorted(set(keys))  # distinct, in key order
+        assert not set(keys) & set(changes.deletes)
+    if chunk == 1:  # every revision entry in a batch of its own
+        a, d = b"/registry/pods/default/a", b"/registry/pods/default/d"
+        a_puts = [(i.mod_revision, i.version) for b in batches for i in b.puts if i.key == a]
+        a_ops = [op.revision for op in scenario.ops if op.key == a]
+        assert a_puts == [(a_ops[1], 2), (a_ops[2], 3)]  # a1 compacted away; a3 replaces a2
+        put_at = next(n for n, b in enumerate(batches) if any(i.key == d for i in b.puts))
+        deleted_at = next(n for n, b in enumerate(batches) if d in b.deletes)
+        assert put_at < deleted_at
+
+
+async def test_scan_keys_after_load_lists_the_index(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot_module, "CHANGES_CHUNK", 3)
+    source = SnapshotSource(scenario.snapshot)
+    try:
+        await source.load()
+        batches = [changes async for changes in source.scan_keys()]
+        listed = [info async for page in source.list_keys() for info in page]
+    finally:
+        await source.close()
+    size = scenario.snapshot.stat().st_size
+    assert [info for b in batches for info in b.puts] == listed
+    assert all(len(b.puts) <= 3 and not b.deletes and b.done == b.total == size for b in batches)
+    assert len(batches) == -(-len(listed) // 3)
+
+
+def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every scan of a file (scan_snapshot still does the work)."""
+    scans: list[str] = []
+    original = snapshot_module.scan_snapshot
+
+    def counted(path: str | os.PathLike[str], *args: Any) -> snapshot_module.SnapshotIndex:
+        scans.append(str(path))
+        return original(path, *args)
+
+    monkeypatch.setattr(snapshot_module, "scan_snapshot", counted)
+    return scans
+
+
+def _gate_scans(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
+    """Hold the first scan thread at its second chunk until the gate opens (the file is tiny:
+    otherwise the scan would be over before the test could act); log each chunk's outcome."""
+    monkeypatch.setattr(snapshot_module, "CHANGES_CHUNK", 1)
+    gate = threading.Event()
+    calls: list[None] = []
+    chunks: list[str] = []
+
+    class Gated(snapshot_module._ChangesBuilder):
+        def __call__(self, *args: Any) -> None:
+            calls.append(None)
+            if len(calls) == 2:
+                assert gate.wait(30)
+            try:
+                super().__call__(*args)
+            except snapshot_module._ScanStopped:
+                chunks.append("stopped")
+                raise
+            chunks.append("chunk")
+
+    monkeypatch.setattr(snapshot_module, "_ChangesBuilder", Gated)
+    return gate, chunks
+
+
+async def test_one_scan_serves_scan_keys_and_load(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load(), status(), get() and a second scan_keys while batches arrive wait for the same
+    scan (the second one then gets the keys from the index)."""
+    gate, _chunks = _gate_scans(monkeypatch)
+    scans = _count_scans(monkeypatch)
+    source = SnapshotSource(scenario.snapshot)
+    try:
+        batches = source.scan_keys()
+        first = await anext(batches)
+        key = first.puts[0].key
+        waiting = asyncio.gather(source.load(), source.status(), source.get(key))
+        other = asyncio.ensure_future(_replay(source))
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and not other.done()  # the scan is held at its second chunk
+        gate.set()
+        index = KeyIndex(first.puts)
+        async for changes in batches:
+            index.add_many(changes.puts)
+            for deleted in changes.deletes:
+                index.delete(deleted)
+        _loaded, status, value = await waiting
+        other_index, other_batches = await other
+        listed = [info async for page in source.list_keys() for info in page]
+    finally:
+        await source.close()
+    assert len(scans) == 1
+    assert index.infos() == other_index.infos() == listed and status.key_count == len(listed)
+    assert all(not b.deletes for b in other_batches)
+    assert value is not None and value.key == key
+
+
+async def test_leaving_early_stops_the_scan(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer that stops after the first batch stops the scan at its next chunk; nothing is
+    left half-indexed: the next load() scans the whole file."""
+    gate, chunks = _gate_scans(monkeypatch)
+    scans = _count_scans(monkeypatch)
+    progress: list[tuple[int, int]] = []
+    source = SnapshotSource(scenario.snapshot, on_progress=lambda *done: progress.append(done))
+    size = scenario.snapshot.stat().st_size
+    try:
+        batches = source.scan_keys()
+        first = await anext(batches)
+        await batches.aclose()
+        gate.set()
+        for _ in range(1000):  # the scan thread notices at its next chunk
+            if chunks[-1:] == ["stopped"]:
+                break
+            await asyncio.sleep(0.01)
+        assert chunks == ["chunk", "stopped"]
+        assert first.puts and (size, size) not in progress  # it never reached the end
+        await source.load()
+        listed = [i.key async for page in source.list_keys() for i in page]
+    finally:
+        await source.close()
+    assert len(scans) == 2 and progress[-1] == (size, size)
+    assert listed == [e["key"] for e in _etcd_listing(scenario.server)]
+
+
+async def test_leaving_early_while_load_waits(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate, chunks = _gate_scans(monkeypatch)
+    scans = _count_scans(monkeypatch)
+    source = SnapshotSource(scenario.snapshot)
+    try:
+        batches = source.scan_keys()
+        await anext(batches)
+        loading = asyncio.ensure_future(source.load())
+        await asyncio.sleep(0.01)
+        await batches.aclose()
+        gate.set()
+        await loading
+        assert (await source.status()).revision == scenario.revision
+    finally:
+        await source.close()
+    assert len(scans) == 1 and "stopped" not in chunks and len(chunks) > 5
+
+
+async def test_scan_keys_raises_what_load_raises(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage near the end of bucket 'key': batches come first, then the scan's error."""
+    monkeypatch.setattr(snapshot_module, "CHANGES_CHUNK", 1)
+    with BboltFile(scenario.snapshot) as db:
+        bucket = db.bucket(b"key")
+        assert bucket is not None
+        *_, (_flags, key, _ksize, _value, _vsize, _where) = bucket.elements()
+    data = bytearray(scenario.snapshot.read_bytes())
+    data[key + 8] = ord("-")  # the last revision key's "_" separator
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(bytes(data))
+    source = SnapshotSource(damaged)
+    batches: list[KeyChanges] = []
+    with pytest.raises(BboltError) as caught:
+        async for changes in source.scan_keys():
+            batches.append(changes)
+    assert len(batches) > 5  # the keys before the damage were handed over
+    assert "malformed revision key" in str(caught.value)
+    with pytest.raises(BboltError) as again:
+        await source.load()
+    assert str(again.value) == str(caught.value)
+    text = tmp_path / "notes.txt"
+    text.write_text("not bbolt\n" * 500)
+    with pytest.raises(BboltError, match="not an etcd snapshot"):
+        _ = [changes async for changes in SnapshotSource(text).scan_keys()]
+
+
+async def test_close_while_scanning(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate, chunks = _gate_scans(monkeypatch)
+    source = SnapshotSource(scenario.snapshot)
+    batches = source.scan_keys()
+    await anext(batches)
+    closing = asyncio.ensure_future(source.close())
+    await asyncio.sleep(0.01)  # close() has asked the scan to stop and waits for it
+    assert not closing.done()
+    gate.set()
+    await closing
+    assert chunks == ["chunk", "stopped"]
+    with pytest.raises(SourceError, match="closed while it was being read"):
+        _ = [changes async for changes in batches]
+    assert (await source.status()).revision == scenario.revision  # a closed source opens again
+    await source.close()

@@ -50,6 +50,19 @@ class KeyInfo:
     size: int | None = None
 
 
+@dataclass(slots=True)
+class KeyChanges:
+    """Net effect of one stretch of a file scan on the set of keys.
+
+    See :meth:`ketui.core.sources.snapshot.SnapshotSource.scan_keys`.
+    """
+
+    puts: list[KeyInfo]  # keys whose latest entry so far is a PUT (distinct keys, any order)
+    deletes: list[bytes]  # keys whose latest entry so far is a tombstone
+    done: int  # bytes scanned so far
+    total: int  # file size
+
+
 @dataclass(frozen=True, slots=True)
 class KeyValue:
     """A key with its value and metadata at one revision."""
@@ -165,9 +178,9 @@ class Source(Protocol):
 
     async def history(self, key: bytes) -> History: ...
 
-    def watch(self, prefix: bytes = b"", *, start_revision: int | None = None) -> AsyncIterator[
-        WatchEvent
-    ]:
+    def watch(
+        self, prefix: bytes = b"", *, start_revision: int | None = None
+    ) -> AsyncIterator[WatchEvent]:
         """Changes under ``prefix`` from ``start_revision`` (default: now), with previous values.
 
         Reconnects by itself, resuming at the last seen revision + 1 without gap or duplicate.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections.abc import AsyncIterator
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from ketui.core.keys import detect_prefix, resolve_resource, storage_paths
 from ketui.core.source import (
     CompactedError,
     EventType,
+    KeyChanges,
     KeyInfo,
     ProgressCallback,
     Source,
@@ -47,6 +49,8 @@ WATCH_SLICE = 250
 #: done after every page once the index has this many keys, and again each time the watch adds
 #: this many: collections walking a growing million-key index froze the UI for 0.15-0.19 s.
 GC_FREEZE_MIN_KEYS = 10_000
+#: Keys added to the index per loop turn while loading (5-15 ms each at a million keys).
+INDEX_SLICE = 5_000
 #: Seconds between status polls; also how quickly a lost connection is noticed.
 STATUS_INTERVAL = 2.0
 #: Filter results shown at most (the rest is counted).
@@ -123,6 +127,11 @@ class MainScreen(Screen[None]):
         self._show_load_progress()
         self.load_index()
 
+    def _first_keys(self) -> None:
+        """The first keys are indexed: show the tree's first level now, then the status."""
+        self._sync_tree()
+        self._start_status()
+
     def _start_status(self) -> None:
         """Poll the status from now on (once the first page is in: on etcd 3.4 the status's count
         of every key slows the first page of a big listing down by a third)."""
@@ -165,22 +174,8 @@ class MainScreen(Screen[None]):
             self.keys_loading = True
             self._unfreeze()
             self.index.clear()
-            async for page in source.list_keys(b"", revision=revision):
-                first = not len(self.index)
-                if first and not self.ctx.prefix_fixed:
-                    self._set_prefix(detect_prefix(info.key for info in page))
-                self.index.add_many(page)
-                if len(self.index) >= GC_FREEZE_MIN_KEYS:
-                    # Every page: the collector's young generations then never walk it (cheap:
-                    # gc.freeze only moves list heads).
-                    self._freeze()
-                self._tree_info(f"loading {len(self.index):,} keys…")
-                if first:  # the first level at once; later pages at most every sync interval
-                    self._sync_tree()
-                    self._start_status()
-                else:
-                    self.schedule_tree_sync()
-                await asyncio.sleep(0)  # a source may yield pages without waiting: let the UI in
+            async for changes in self._key_changes(source, revision):
+                await self._index_changes(changes)
             if revision is None:  # offline: the source fixed the revision; it is loaded now
                 status = await source.status()
                 revision, compact = status.revision, status.compact_revision
@@ -208,6 +203,48 @@ class MainScreen(Screen[None]):
                 start = max((compact or 0) + 1, start - self.feed_backlog)
                 self.feed_backlog = 0  # only once: a refresh does not replay again
             self.watch_changes(start)
+
+    @staticmethod
+    async def _key_changes(source: Source, revision: int | None) -> AsyncIterator[KeyChanges]:
+        """The keys to index, as batches of changes.
+
+        A file source that can (``scan_keys``: snapshots) hands over keys while it is still
+        scanning the file, so the tree fills in from the first moments of a long scan; every
+        other source lists its keys in pages.
+        """
+        scan = getattr(source, "scan_keys", None)
+        if scan is not None and revision is None:
+            async for changes in scan():
+                yield changes
+            return
+        async for page in source.list_keys(b"", revision=revision):
+            yield KeyChanges(page, [], 0, 0)
+
+    async def _index_changes(self, changes: KeyChanges) -> None:
+        """Apply one batch to the index in slices (the UI runs between them), then show it."""
+        had_keys = bool(len(self.index))
+        puts = changes.puts
+        if not had_keys and puts and not self.ctx.prefix_fixed:
+            self._set_prefix(detect_prefix(info.key for info in puts[:INDEX_SLICE]))
+        for start in range(0, len(puts), INDEX_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self.index.add_many(puts[start : start + INDEX_SLICE])
+            if not had_keys:  # the first level at once (the first paint), the rest after it
+                had_keys = True
+                self._first_keys()
+        for key in changes.deletes:
+            self.index.delete(key)
+        if len(self.index) >= GC_FREEZE_MIN_KEYS:
+            # Every batch: the collector's young generations then never walk the index (cheap:
+            # gc.freeze only moves list heads).
+            self._freeze()
+        text = f"loading {len(self.index):,} keys…"
+        if changes.total:
+            text = f"reading file… {changes.done * 100 // changes.total}% · {text}"
+        self._tree_info(text)
+        self.schedule_tree_sync()  # at most every TREE_SYNC_INTERVAL
+        await asyncio.sleep(0)  # a source may yield pages without waiting: let the UI in
 
     async def _listing_revision(self, source: Source) -> tuple[int | None, int | None]:
         """``(revision, compact revision)`` to list at; ``(None, None)``: the source picks it.
