@@ -161,6 +161,8 @@ async def test_count_and_get_now_and_at_a_revision(etcd: EtcdServer) -> None:
     async with source_for(etcd) as source:
         assert await source.count(b"/registry/configmaps/") == 2
         assert await source.count() == 3
+        assert (await source.status()).key_count == 3
+        assert (await source.status(count_keys=False)).key_count is None
         now = await source.get(b"/registry/configmaps/a/one")
         assert now is not None and now.value == b"second" and now.version == 2
         old = await source.get(b"/registry/configmaps/a/one", revision=before)

@@ -154,7 +154,11 @@ class Source(Protocol):
         """True when the keyspace can change (live etcd); offline sources are frozen."""
         ...
 
-    async def status(self) -> SourceStatus: ...
+    async def status(self, *, count_keys: bool = True) -> SourceStatus:
+        """Where the data comes from and its size. ``count_keys=False`` lets a live source leave
+        ``key_count`` unset instead of counting every key (etcd walks its whole index for that:
+        half a second at a million keys); the UI, which counts its own index, polls that way."""
+        ...
 
     def list_keys(
         self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000

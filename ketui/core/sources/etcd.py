@@ -210,10 +210,10 @@ class EtcdSource:
         """The endpoint calls currently go to."""
         return self.config.endpoints[self._current]
 
-    async def status(self) -> SourceStatus:
+    async def status(self, *, count_keys: bool = True) -> SourceStatus:
         status = await self._unary(("Maintenance", "Status"), rpc_pb2.StatusRequest())
         members_resp = await self._unary(("Cluster", "MemberList"), rpc_pb2.MemberListRequest())
-        count = await self.count(b"")
+        count = await self.count(b"") if count_keys else None
         compact = await self.compact_revision()
         members = tuple(
             Member(m.ID, m.name, tuple(m.clientURLs), is_leader=m.ID == status.leader)

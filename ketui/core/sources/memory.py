@@ -172,7 +172,7 @@ class MemorySource:
     def revision(self) -> int:
         return self._revision
 
-    async def status(self) -> SourceStatus:
+    async def status(self, *, count_keys: bool = True) -> SourceStatus:  # counting is cheap
         return SourceStatus(
             kind=self._kind,
             description=self._description,

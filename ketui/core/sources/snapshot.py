@@ -946,7 +946,7 @@ class SnapshotSource:
                 f"revision {revision} is in the future: the snapshot ends at {index.revision}"
             )
 
-    async def status(self) -> SourceStatus:
+    async def status(self, *, count_keys: bool = True) -> SourceStatus:  # counting is cheap
         index = await self._load()
         meta = index.db.meta
         extra = {
