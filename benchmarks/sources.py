@@ -39,7 +39,7 @@ from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 from ketui.core.etcd_config import EtcdConfig
 from ketui.core.keyindex import KeyIndex
 from ketui.core.sources.etcd import EtcdSource
-from ketui.core.sources.snapshot import scan_snapshot
+from ketui.core.sources.snapshot_index import scan_snapshot
 from tests.etcd_harness import ETCDCTL, EtcdServer
 
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "replicasets", "events", "leases")

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ketui.core import gilsteps
 from ketui.core.bbolt import (
     BRANCH_ELEMENT,
     HEADER_SIZE,
@@ -30,8 +31,9 @@ from ketui.core.bbolt import (
 )
 from ketui.core.pbwire import encode_varint
 from ketui.core.source import KeyInfo, SourceError
-from ketui.core.sources import snapshot as snapshot_module
-from ketui.core.sources.snapshot import _key_infos, scan_snapshot
+from ketui.core.sources import snapshot_index, snapshot_records
+from ketui.core.sources.snapshot_index import scan_snapshot
+from ketui.core.sources.snapshot_records import key_infos
 from tests.etcd_harness import EtcdServer
 
 pytestmark = pytest.mark.etcd
@@ -399,8 +401,9 @@ def test_key_order_built_in_small_steps_is_the_plain_sort(
     snapshots: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sort and gathers done in bounded steps give what one big sort gives."""
-    for name, value in (("_SORT_RUN", 7), ("_MERGE_FAN_IN", 3), ("_MERGE_STEP", 5), ("_GATHER", 4)):
-        monkeypatch.setattr(snapshot_module, name, value)
+    for name, value in (("_SORT_RUN", 7), ("_MERGE_FAN_IN", 3), ("_MERGE_STEP", 5)):
+        monkeypatch.setattr(gilsteps, name, value)
+    monkeypatch.setattr(snapshot_index, "_GATHER", 4)
     index = scan_snapshot(snapshots["big"])
     try:
         keys, latest, tombstones = index.keys, index.latest, index.tombstones
@@ -490,17 +493,17 @@ def test_key_infos_read_records_as_protobuf_does(
     sizes = array("I", map(len, records))
     mains = array("Q", range(1, len(records) + 1))
     slow: list[int] = []
-    original = snapshot_module._key_info_from_protobuf
+    original = snapshot_records._key_info_from_protobuf
 
     def counted(db: BboltFile, o: array[int], s: array[int], m: array[int], e: int) -> KeyInfo:
         slow.append(e)
         return original(db, o, s, m, e)
 
-    monkeypatch.setattr(snapshot_module, "_key_info_from_protobuf", counted)
+    monkeypatch.setattr(snapshot_records, "_key_info_from_protobuf", counted)
     want = [_protobuf_info(record) for record in records]
     with BboltFile(path) as db:
         entries = range(len(records))
-        got = _key_infos(db, offsets, sizes, mains, entries, [info.key for info in want])
+        got = key_infos(db, offsets, sizes, mains, entries, [info.key for info in want])
     assert got == want
     assert slow == [e for e, (_record, fast) in enumerate(_RECORDS) if not fast]
 
@@ -511,7 +514,7 @@ def test_key_infos_refuse_what_protobuf_refuses(snapshots: dict[str, Path], tmp_
     for record in (overlong, truncated):
         path, offsets = _with_records(tmp_path, snapshots["small"], [record])
         with BboltFile(path) as db, pytest.raises(BboltError, match="revision 42: not a mvcc"):
-            _key_infos(db, offsets, array("I", [len(record)]), array("Q", [42]), [0], [b"/k"])
+            key_infos(db, offsets, array("I", [len(record)]), array("Q", [42]), [0], [b"/k"])
 
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -546,5 +549,5 @@ def test_key_infos_match_protobuf_on_any_layout(
         return  # e.g. a key left out and no other field: nothing to compare
     path, offsets = _with_records(tmp_path, snapshots["small"], [record])
     with BboltFile(path) as db:
-        got = _key_infos(db, offsets, array("I", [len(record)]), array("Q", [1]), [0], [want.key])
+        got = key_infos(db, offsets, array("I", [len(record)]), array("Q", [1]), [0], [want.key])
     assert got == [want]

@@ -34,7 +34,8 @@ from ketui.core.source import (
     SourceError,
 )
 from ketui.core.sources import snapshot as snapshot_module
-from ketui.core.sources.snapshot import SnapshotSource, is_locked
+from ketui.core.sources.snapshot import SnapshotSource
+from ketui.core.sources.snapshot_index import SnapshotIndex, is_locked
 from tests.etcd_harness import EtcdServer
 
 pytestmark = pytest.mark.etcd
@@ -436,7 +437,7 @@ def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     scans: list[str] = []
     original = snapshot_module.scan_snapshot
 
-    def counted(path: str | os.PathLike[str], *args: Any) -> snapshot_module.SnapshotIndex:
+    def counted(path: str | os.PathLike[str], *args: Any) -> SnapshotIndex:
         scans.append(str(path))
         return original(path, *args)
 

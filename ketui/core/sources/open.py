@@ -99,7 +99,7 @@ def open_paths(
         path = Path(raw)
         kind = sniff(path)
         if kind == "directory":
-            from ketui.core.sources.snapshot import resolve_db_path
+            from ketui.core.sources.snapshot_index import resolve_db_path
 
             kind, path = "snapshot", resolve_db_path(path)
         kinds.append((kind, path))
