@@ -49,6 +49,8 @@ WATCH_SLICE = 250
 #: done after every page once the index has this many keys, and again each time the watch adds
 #: this many: collections walking a growing million-key index froze the UI for 0.15-0.19 s.
 GC_FREEZE_MIN_KEYS = 10_000
+#: Keys per listed page: the tree's first level shows once the first page is in.
+LIST_PAGE = 2_000
 #: Keys added to the index per loop turn while loading (5-15 ms each at a million keys).
 INDEX_SLICE = 5_000
 #: Seconds between status polls; also how quickly a lost connection is noticed.
@@ -217,7 +219,7 @@ class MainScreen(Screen[None]):
             async for changes in scan():
                 yield changes
             return
-        async for page in source.list_keys(b"", revision=revision):
+        async for page in source.list_keys(b"", revision=revision, page_size=LIST_PAGE):
             yield KeyChanges(page, [], 0, 0)
 
     async def _index_changes(self, changes: KeyChanges) -> None:
