@@ -38,7 +38,8 @@ def free_in_steps(items: list[Any], step: int) -> None:
 
 
 def sort_in_steps(items: Sequence[int], key: Callable[[int], bytes]) -> list[int]:
-    """``sorted(items, key=key)`` for items of distinct keys, never holding the GIL long.
+    """``sorted(items, key=key)``, never holding the GIL long; not stable: items of equal keys
+    come out in no particular order.
 
     One ``sorted()`` of a million keys is a single C call of about 0.25 s during which no other
     thread runs (the UI would freeze). Here runs of :data:`_SORT_RUN` are sorted, then merged
@@ -57,11 +58,11 @@ def sort_in_steps(items: Sequence[int], key: Callable[[int], bytes]) -> list[int
 
 
 def _merge(runs: list[list[int]], key: Callable[[int], bytes]) -> list[int]:
-    """Merge runs sorted by ``key`` (distinct keys), at most :data:`_MERGE_STEP` items per C call.
+    """Merge runs sorted by ``key``, at most :data:`_MERGE_STEP` items per C call.
 
     Each step takes up to ``step`` items from every run, cut at the smallest of their last
-    keys (everything up to it is final), and sorts them: list.sort() merges sorted runs laid
-    end to end in linear time.
+    keys (nothing left behind is smaller; equal keys may still follow), and sorts them:
+    list.sort() merges sorted runs laid end to end in linear time.
     """
     if len(runs) == 1:
         return runs[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ketui.core.etcd_config import EtcdConfig
-from ketui.core.source import KeyInfo, SourceStatus
+from ketui.core.source import KeyChanges, KeyInfo, SourceStatus
 from ketui.core.sources.dump import DumpSource
 from ketui.core.sources.etcd import EtcdSource
 from ketui.core.sources.memory import MemorySource
@@ -121,6 +121,11 @@ class GatedDump(DumpSource):
     async def load(self) -> None:
         await self.go.wait()
         await super().load()
+
+    async def scan_keys(self) -> AsyncIterator[KeyChanges]:  # what the TUI reads a dump with
+        await self.go.wait()
+        async for changes in super().scan_keys():
+            yield changes
 
 
 @pytest.mark.etcd

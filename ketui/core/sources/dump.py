@@ -14,6 +14,11 @@ left behind; it needs free space in ``$TMPDIR`` for the uncompressed size) which
 the same way. Scanning runs in a worker thread; progress goes to ``on_progress(bytes_done,
 bytes_total)`` on the event loop, counted in on-disk bytes of all files.
 
+The UI does not wait for the whole scan: :meth:`DumpSource.scan_keys` hands the keys over in
+batches of :data:`CHANGES_CHUNK` while the scan runs (the first after an eighth of that), built in
+the scan thread by :class:`_ChangesBuilder`, which also stops a scan nobody needs any more. There
+is never more than one scan: ``load()`` and every other call wait for the same one.
+
 Several files are merged: for a key present in more than one, the highest ``mod_revision`` wins
 (the later file on a tie); the source's revision is the highest header revision. A dump cannot
 record deletions, so a key deleted between two dumps stays visible from the older one.
@@ -36,15 +41,19 @@ import re
 import tempfile
 import zlib
 from array import array
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, lt
 from pathlib import Path
 from typing import IO, Any
 
+from ketui.core.gcpause import gc_paused
+from ketui.core.gilsteps import free_in_steps, sort_in_steps, yield_gil
 from ketui.core.source import (
     CompactedError,
     EventType,
     History,
+    KeyChanges,
     KeyInfo,
     KeyValue,
     ProgressCallback,
@@ -58,6 +67,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 _PROGRESS_STEP = 8 << 20  # report progress every 8 MiB scanned
 _SMALL_VALUE_WINDOW = 1 << 20  # header/count/... members are tiny; refuse anything bigger
 _COPY_CHUNK = 4 << 20
+CHANGES_CHUNK = 32768
+"""Keys per :class:`KeyChanges` batch of :meth:`DumpSource.scan_keys` (the scan also checks there
+whether it should stop); the first batch is an eighth of it, so the UI paints sooner. A module
+constant so that tests can make it tiny."""
+_TAKE_STEP = 1 << 16  # rows copied per C call when the merged table is built
+_SHARDS = 64  # dicts of what scan_keys showed, by key hash: no resize of a million-entry dict
+_KEY_OF = attrgetter("key")
 
 _WS = re.compile(rb"[ \t\r\n]*")
 _NAME = re.compile(rb'"([^"\\]*)"[ \t\r\n]*:[ \t\r\n]*')
@@ -130,13 +146,42 @@ class _Rows:
         self.size.append(size)
 
     def take(self, order: Sequence[int]) -> _Rows:
-        """A new table with the rows at ``order``, in that order."""
+        """A new table with the rows at ``order``, in that order (in steps of :data:`_TAKE_STEP`
+        rows: one array built from a million items holds the GIL for 50-90 ms)."""
         out = _Rows()
         out.keys = [self.keys[i] for i in order]
         for name in ("create", "mod", "version", "lease", "file", "offset", "length", "size"):
             column: array[int] = getattr(self, name)
-            setattr(out, name, array(column.typecode, map(column.__getitem__, order)))
+            copy: array[int] = getattr(out, name)
+            for start in range(0, len(order), _TAKE_STEP):
+                copy.extend(map(column.__getitem__, order[start : start + _TAKE_STEP]))
+                yield_gil()
         return out
+
+    def infos(self, lo: int, hi: int) -> list[KeyInfo]:
+        """The :class:`KeyInfo` of rows ``lo`` to ``hi`` (the collector paused: they are kept)."""
+        with gc_paused():
+            return list(
+                map(
+                    KeyInfo,
+                    self.keys[lo:hi],
+                    self.create[lo:hi],
+                    self.mod[lo:hi],
+                    self.version[lo:hi],
+                    self.lease[lo:hi],
+                    self.size[lo:hi],
+                )
+            )
+
+    def info(self, index: int) -> KeyInfo:
+        return KeyInfo(
+            key=self.keys[index],
+            create_revision=self.create[index],
+            mod_revision=self.mod[index],
+            version=self.version[index],
+            lease=self.lease[index],
+            size=self.size[index],
+        )
 
 
 @dataclass
@@ -230,7 +275,14 @@ def _gunzip_to_tempfile(raw: IO[bytes], name: str, progress: _Progress) -> IO[by
 class _Scanner:
     """Reads the documents of one mapped dump file into a :class:`_Rows` table."""
 
-    def __init__(self, dump: _DumpFile, file_index: int, rows: _Rows, progress: _Progress) -> None:
+    def __init__(
+        self,
+        dump: _DumpFile,
+        file_index: int,
+        rows: _Rows,
+        progress: _Progress,
+        on_chunk: _ChangesBuilder,
+    ) -> None:
         self.dump = dump
         self.buf = dump.buf
         self.end = len(dump.buf)
@@ -241,6 +293,11 @@ class _Scanner:
         share = dump.disk_size - (dump.disk_size // 2 if dump.compressed else 0)
         self._scale = share / self.end if self.end else 0.0
         self._released = 0
+        self.on_chunk = on_chunk
+
+    def done(self, pos: int) -> int:
+        """On-disk bytes of all files accounted for once ``pos`` is scanned."""
+        return min(self.progress.base + int(pos * self._scale), self.progress.total)
 
     def release(self, pos: int) -> None:
         """Unmap the pages scanned so far: they stay in the page cache for later value reads, but
@@ -365,7 +422,10 @@ class _Scanner:
         add_version, add_lease, add_file = rows.version.append, rows.lease.append, rows.file.append
         add_offset, add_length, add_size = rows.offset.append, rows.length.append, rows.size.append
         file_index = self.file_index
-        count = 0
+        on_chunk = self.on_chunk
+        count = 0  # entries so far: rows.keys has ``base + count``
+        base = len(rows.keys)
+        next_chunk = on_chunk.next_at - base
         next_report = pos + _PROGRESS_STEP
         while True:
             match = fast(buf, pos)
@@ -395,10 +455,14 @@ class _Scanner:
             except binascii.Error as exc:
                 raise self.fail(pos, f"bad base64 key: {exc}") from None
             count += 1
-            if pos >= next_report:
-                next_report = pos + _PROGRESS_STEP
-                self.progress.report(int(pos * self._scale))
-                self.release(pos)
+            if pos >= next_report or count >= next_chunk:
+                if count >= next_chunk:
+                    on_chunk(rows, self.done(pos))
+                    next_chunk = on_chunk.next_at - base
+                if pos >= next_report:
+                    next_report = pos + _PROGRESS_STEP
+                    self.progress.report(int(pos * self._scale))
+                    self.release(pos)
             if comma:
                 continue  # etcdctl's compact form: the next entry follows at once
             pos = self.skip_ws(pos)
@@ -465,26 +529,151 @@ class _Scanner:
         return pos
 
 
-def _merge(rows: _Rows) -> _Rows:
-    """Sort by key and keep one row per key: highest mod_revision, the later file on a tie."""
+class _ScanStopped(Exception):
+    """Raised in the scan thread to end a scan nobody needs any more."""
+
+
+class _Scan:
+    """One scan of the files in a worker thread, shared by everyone waiting for its table."""
+
+    def __init__(self, listener: asyncio.Queue[KeyChanges | None] | None) -> None:
+        self.listener = listener  # scan_keys takes its batches from here; None: nobody listens
+        self.needed = False  # a load() waits for the table: scan to the end even if nobody listens
+        self.stop = False  # read by the scan thread after each chunk
+        self.closed = False  # the source was closed meanwhile
+        self.task: asyncio.Task[_Loaded] | None = None
+
+
+class _ChangesBuilder:
+    """The chunk callback of a shared scan, called by the scanner every :data:`CHANGES_CHUNK`
+    rows and at the end of each file: stops the scan when asked, and while someone listens turns
+    the new rows into a :class:`KeyChanges` batch (in the scan thread).
+
+    It also follows how far the rows are in strictly increasing key order (``ordered``): a single
+    etcdctl dump is, so its rows go over as they are and the merge has nothing to do. Past that
+    point a key may come again (another file, another document), and a row is handed over only
+    if it wins the merge against every earlier row of its key (a higher ``mod_revision``, or an
+    equal one: it comes later), which is what the listener then holds for it.
+    """
+
+    def __init__(self, scan: _Scan, emit: Callable[[KeyChanges], None], total: int) -> None:
+        self._scan = scan
+        self._emit = emit
+        self._total = total
+        self.next_at = max(1, CHANGES_CHUNK // 8)  # row count at which the scanner calls again
+        self.ordered = 0  # rows[:ordered] have strictly increasing keys
+        self._start = 0  # first row not looked at yet
+        self._shown: list[dict[bytes, int]] = [{} for _ in range(_SHARDS)]  # key -> mod shown
+
+    def __call__(self, rows: _Rows, done: int) -> None:
+        scan = self._scan
+        if scan.stop:
+            raise _ScanStopped
+        keys = rows.keys
+        start, end = self._start, len(keys)
+        self._start = end
+        self.next_at = end + CHANGES_CHUNK
+        if self.ordered == start and start < end:
+            self._extend_ordered(keys, start, end)
+        if scan.listener is None:
+            return
+        if self.ordered >= end:
+            puts = rows.infos(start, end)  # already in key order, distinct
+        else:
+            puts = self._winners(rows, start, end)
+        self._emit(KeyChanges(puts, [], done, self._total))
+
+    def release(self) -> None:
+        """Forget what was shown, a dict at a time (a million entries freed at once would hold
+        the GIL for about 40 ms)."""
+        for shard in self._shown:
+            shard.clear()
+            yield_gil()
+
+    def _extend_ordered(self, keys: list[bytes], start: int, end: int) -> None:
+        lo = max(0, start - 1)
+        if all(map(lt, keys[lo : end - 1], keys[lo + 1 : end])):  # a few ms for a chunk
+            self.ordered = end
+            return
+        index = max(1, start)
+        while index < end and keys[index - 1] < keys[index]:
+            index += 1
+        self.ordered = index
+
+    def _winners(self, rows: _Rows, start: int, end: int) -> list[KeyInfo]:
+        """Rows ``start`` to ``end`` that win against what was handed over, in key order."""
+        keys, mods, ordered = rows.keys, rows.mod, self.ordered
+        shown = self._shown
+        chosen = {keys[i]: i for i in range(start, min(end, ordered))}  # key -> row, this batch
+        for index in range(max(start, ordered), end):
+            key = keys[index]
+            mod = mods[index]
+            shard = shown[hash(key) % _SHARDS]
+            before = shard.get(key)
+            if before is None:  # not seen past the ordered rows: maybe among them
+                at = bisect.bisect_left(keys, key, 0, ordered)
+                if at < ordered and keys[at] == key:
+                    before = mods[at]
+            if before is None or mod >= before:  # a tie goes to the later row
+                shard[key] = mod
+                chosen[key] = index
+        with gc_paused():
+            puts = [rows.info(i) for i in chosen.values()]
+        puts.sort(key=_KEY_OF)  # KeyIndex.add_many is fastest in key order
+        return puts
+
+
+def _merge(rows: _Rows, ordered: int) -> _Rows:
+    """Sort by key and keep one row per key: highest mod_revision, the later row on a tie (the
+    later file; in a file, the later document). ``rows[:ordered]`` are known to be in strictly
+    increasing key order. Done in steps that never hold the GIL long."""
     keys = rows.keys
-    if all(a < b for a, b in zip(keys, keys[1:], strict=False)):
+    if ordered >= len(keys):
         return rows  # the usual single etcdctl dump: already sorted, no duplicates
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: file order kept for ties
+    order = sort_in_steps(range(len(keys)), keys.__getitem__)  # equal keys: in any order
+    mods = rows.mod
     chosen: list[int] = []
     for index in order:
         if chosen and keys[chosen[-1]] == keys[index]:
-            if rows.mod[index] >= rows.mod[chosen[-1]]:
+            last = chosen[-1]
+            if (mods[index], index) > (mods[last], last):
                 chosen[-1] = index
         else:
             chosen.append(index)
-    return rows.take(chosen)
+    free_in_steps(order, _TAKE_STEP)
+    merged = rows.take(chosen)
+    free_in_steps(chosen, _TAKE_STEP)
+    return merged
+
+
+@dataclass
+class _Loaded:
+    """What a finished scan hands to the source."""
+
+    files: list[_DumpFile]
+    rows: _Rows
+    revision: int
+    warnings: list[str]
+
+
+def _deliver(scan: _Scan, changes: KeyChanges) -> None:
+    """On the event loop: hand a batch to the listener, if it is still there."""
+    if scan.listener is not None:
+        scan.listener.put_nowait(changes)
+
+
+def _retrieve(task: asyncio.Task[_Loaded]) -> None:
+    """Mark a scan's outcome as seen: nobody may be left to await it (asyncio would complain)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class DumpSource:
     """:class:`~ketui.core.source.Source` over one or several etcdctl JSON dumps (``live=False``).
 
-    Loading happens on first use (or an explicit ``await load()``) in a worker thread.
+    Loading happens on first use (or an explicit ``await load()``) in a worker thread;
+    :meth:`scan_keys` hands over the keys while it runs. There is never more than one scan: every
+    caller waits for the same one.
     """
 
     def __init__(
@@ -498,7 +687,7 @@ class DumpSource:
         self._rows: _Rows | None = None
         self._revision = 0
         self._warnings: list[str] = []
-        self._lock: asyncio.Lock | None = None
+        self._scan: _Scan | None = None
 
     @property
     def live(self) -> bool:
@@ -511,16 +700,62 @@ class DumpSource:
 
     async def load(self) -> None:
         """Scan every file (once); raises :class:`SourceError` naming the file and byte offset."""
-        if self._rows is not None:
-            return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._rows is None:
-                loop = asyncio.get_running_loop()
-                await asyncio.to_thread(self._load_sync, loop)
+        await self._table()
 
-    def _load_sync(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _table(self) -> _Rows:
+        while self._rows is None:
+            scan = self._scan if self._scan is not None else self._start_scan(None)
+            scan.needed = True
+            scan.stop = False  # a scan_keys consumer that left asked it to stop: it is needed
+            assert scan.task is not None
+            try:
+                await asyncio.shield(scan.task)
+            except _ScanStopped:
+                continue  # it stopped before it saw that it was needed: scan again
+        return self._rows
+
+    def _start_scan(self, listener: asyncio.Queue[KeyChanges | None] | None) -> _Scan:
+        scan = _Scan(listener)
+        loop = asyncio.get_running_loop()
+
+        def emit(changes: KeyChanges) -> None:  # in the scan thread
+            loop.call_soon_threadsafe(_deliver, scan, changes)
+
+        scan.task = loop.create_task(self._run_scan(scan, loop, emit))
+        scan.task.add_done_callback(_retrieve)
+        self._scan = scan
+        return scan
+
+    async def _run_scan(
+        self, scan: _Scan, loop: asyncio.AbstractEventLoop, emit: Callable[[KeyChanges], None]
+    ) -> _Loaded:
+        try:
+            loaded = await asyncio.to_thread(self._load_sync, loop, scan, emit)
+        except _ScanStopped:
+            if scan.closed:
+                raise SourceError(f"{self.paths[0]}: closed while it was being read") from None
+            raise
+        except asyncio.CancelledError:
+            scan.stop = True  # the thread ends at its next chunk
+            raise
+        finally:
+            if self._scan is scan:
+                self._scan = None
+            if scan.listener is not None:  # the end, queued after every batch of the thread
+                scan.listener.put_nowait(None)
+        if scan.closed:
+            for dump in loaded.files:
+                dump.close()
+            raise SourceError(f"{self.paths[0]}: closed while it was being read")
+        self._files = loaded.files
+        self._revision = loaded.revision
+        self._warnings = loaded.warnings
+        self._rows = loaded.rows
+        return loaded
+
+    def _load_sync(
+        self, loop: asyncio.AbstractEventLoop, scan: _Scan, emit: Callable[[KeyChanges], None]
+    ) -> _Loaded:
         total = 0
         for path in self.paths:
             try:
@@ -528,6 +763,7 @@ class DumpSource:
             except OSError as exc:
                 raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from exc
         progress = _Progress(self.on_progress, loop, total)
+        on_chunk = _ChangesBuilder(scan, emit, total)
         rows = _Rows()
         files: list[_DumpFile] = []
         try:
@@ -535,29 +771,64 @@ class DumpSource:
                 base = progress.base
                 dump = _open_mapped(path, progress)
                 files.append(dump)
-                _Scanner(dump, index, rows, progress).run()
+                _Scanner(dump, index, rows, progress, on_chunk).run()
                 progress.advance(base + dump.disk_size - progress.base)
+                on_chunk(rows, progress.base)  # the rest of the file's rows
                 progress.report(0, force=True)
-            merged = _merge(rows)
+            merged = _merge(rows, on_chunk.ordered)
         except BaseException:
             for dump in files:
                 dump.close()
             raise
-        self._files = files
-        self._revision = max(dump.revision for dump in files)
-        self._warnings = [w for dump in files for w in dump.warnings]
+        finally:
+            on_chunk.release()
+        if merged is not rows:
+            free_in_steps(rows.keys, _TAKE_STEP)
+        warnings = [w for dump in files for w in dump.warnings]
         clusters = {cid for dump in files for cid in dump.cluster_ids}
         if len(clusters) > 1:
-            self._warnings.append(
+            warnings.append(
                 "the dumps come from different clusters: "
                 + ", ".join(f"{cid:x}" for cid in sorted(clusters))
             )
-        self._rows = merged
+        return _Loaded(files, merged, max(dump.revision for dump in files), warnings)
 
-    async def _table(self) -> _Rows:
-        await self.load()
-        assert self._rows is not None
-        return self._rows
+    async def scan_keys(self) -> AsyncIterator[KeyChanges]:
+        """Every key, handed over in batches while the files are being scanned.
+
+        Applying each batch in order to an empty :class:`~ketui.core.keyindex.KeyIndex`
+        (``add_many(puts)``; a dump records no deletes, so ``deletes`` stays empty) leaves exactly
+        the keys and :class:`KeyInfo` values of ``list_keys(b"")``, the merge of several files
+        included: a key's version is put only when it wins against those put before, so a losing
+        version never replaces a winning one. A batch covers :data:`CHANGES_CHUNK` keys of the
+        files (the first an eighth of it) and one ends each file; its puts are distinct and in
+        key order; ``done``/``total`` are on-disk bytes of all files. The iterator ends once the
+        table is complete (``get``, ``count`` etc. then answer at once).
+
+        When the table is already loaded, or a scan started by another caller is running, the
+        batches come from the table once it is there. Errors are those of :meth:`load`. Leaving
+        early stops the scan at its next batch unless a :meth:`load` waits for it; a later call
+        then scans again.
+        """
+        if self._rows is None and self._scan is None:
+            listener: asyncio.Queue[KeyChanges | None] = asyncio.Queue()
+            scan = self._start_scan(listener)
+            assert scan.task is not None
+            try:
+                while (changes := await listener.get()) is not None:
+                    yield changes
+                await asyncio.shield(scan.task)  # raises what the scan raised
+                return
+            finally:
+                scan.listener = None
+                if not scan.needed:
+                    scan.stop = True
+        rows = await self._table()
+        size = sum(dump.disk_size for dump in self._files)
+        step = max(1, CHANGES_CHUNK)
+        for start in range(0, len(rows.keys), step):
+            puts = await asyncio.to_thread(rows.infos, start, start + step)
+            yield KeyChanges(puts, [], size, size)
 
     def _span(self, rows: _Rows, prefix: bytes) -> tuple[int, int]:
         lo = bisect.bisect_left(rows.keys, prefix)
@@ -572,16 +843,6 @@ class DumpSource:
         if index is not None and rows.mod[index] <= revision:
             return
         raise CompactedError(self._revision, revision)
-
-    def _info(self, rows: _Rows, index: int) -> KeyInfo:
-        return KeyInfo(
-            key=rows.keys[index],
-            create_revision=rows.create[index],
-            mod_revision=rows.mod[index],
-            version=rows.version[index],
-            lease=rows.lease[index],
-            size=rows.size[index],
-        )
 
     def _value(self, rows: _Rows, index: int) -> bytes:
         offset = rows.offset[index]
@@ -623,7 +884,7 @@ class DumpSource:
                 raise CompactedError(self._revision, revision)
         page_size = max(1, page_size)
         for start in range(lo, hi, page_size):
-            yield [self._info(rows, i) for i in range(start, min(hi, start + page_size))]
+            yield [rows.info(i) for i in range(start, min(hi, start + page_size))]
             await asyncio.sleep(0)  # let the UI breathe between pages
 
     async def count(self, prefix: bytes = b"") -> int:
@@ -672,6 +933,11 @@ class DumpSource:
         yield  # pragma: no cover - makes this an async generator
 
     async def close(self) -> None:
+        """Close the files; a scan still running stops at its next batch (waited for)."""
+        scan, self._scan = self._scan, None
+        if scan is not None and scan.task is not None:
+            scan.closed = scan.stop = True
+            await asyncio.wait([scan.task])  # its outcome is retrieved by _retrieve
         files, self._files = self._files, []
         for dump in files:
             dump.close()
