@@ -18,6 +18,7 @@ from ketui.core import gilsteps
 from ketui.core.keyindex import KeyIndex
 from ketui.core.source import CompactedError, EventType, KeyChanges, KeyInfo, SourceError
 from ketui.core.sources import dump as dump_module
+from ketui.core.sources import shared_scan
 from ketui.core.sources.dump import DumpFormatError, DumpSource
 from tests import cluster_data
 from tests.cluster_data import Entry, Written
@@ -473,7 +474,7 @@ def _gate_chunks(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list
                 assert gate.wait(30)
             try:
                 super().__call__(*args)
-            except dump_module._ScanStopped:
+            except shared_scan.ScanStopped:
                 chunks.append("stopped")
                 raise
             chunks.append("chunk")

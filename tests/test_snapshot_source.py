@@ -33,6 +33,7 @@ from ketui.core.source import (
     Source,
     SourceError,
 )
+from ketui.core.sources import shared_scan
 from ketui.core.sources import snapshot as snapshot_module
 from ketui.core.sources.snapshot import SnapshotSource
 from ketui.core.sources.snapshot_index import SnapshotIndex, is_locked
@@ -460,7 +461,7 @@ def _gate_scans(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[
                 assert gate.wait(30)
             try:
                 super().__call__(*args)
-            except snapshot_module._ScanStopped:
+            except shared_scan.ScanStopped:
                 chunks.append("stopped")
                 raise
             chunks.append("chunk")

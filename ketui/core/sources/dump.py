@@ -17,7 +17,8 @@ bytes_total)`` on the event loop, counted in on-disk bytes of all files.
 The UI does not wait for the whole scan: :meth:`DumpSource.scan_keys` hands the keys over in
 batches of :data:`CHANGES_CHUNK` while the scan runs (the first after an eighth of that), built in
 the scan thread by :class:`_ChangesBuilder`, which also stops a scan nobody needs any more. There
-is never more than one scan: ``load()`` and every other call wait for the same one.
+is never more than one scan: ``load()`` and every other call wait for the same one
+(:mod:`ketui.core.sources.shared_scan`).
 
 Several files are merged: for a key present in more than one, the highest ``mod_revision`` wins
 (the later file on a tie); the source's revision is the highest header revision. A dump cannot
@@ -41,7 +42,7 @@ import re
 import tempfile
 import zlib
 from array import array
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, lt
 from pathlib import Path
@@ -62,6 +63,7 @@ from ketui.core.source import (
     SourceStatus,
     WatchEvent,
 )
+from ketui.core.sources.shared_scan import Scan, SharedScan
 
 GZIP_MAGIC = b"\x1f\x8b"
 _PROGRESS_STEP = 8 << 20  # report progress every 8 MiB scanned
@@ -529,21 +531,6 @@ class _Scanner:
         return pos
 
 
-class _ScanStopped(Exception):
-    """Raised in the scan thread to end a scan nobody needs any more."""
-
-
-class _Scan:
-    """One scan of the files in a worker thread, shared by everyone waiting for its table."""
-
-    def __init__(self, listener: asyncio.Queue[KeyChanges | None] | None) -> None:
-        self.listener = listener  # scan_keys takes its batches from here; None: nobody listens
-        self.needed = False  # a load() waits for the table: scan to the end even if nobody listens
-        self.stop = False  # read by the scan thread after each chunk
-        self.closed = False  # the source was closed meanwhile
-        self.task: asyncio.Task[_Loaded] | None = None
-
-
 class _ChangesBuilder:
     """The chunk callback of a shared scan, called by the scanner every :data:`CHANGES_CHUNK`
     rows and at the end of each file: stops the scan when asked, and while someone listens turns
@@ -556,9 +543,8 @@ class _ChangesBuilder:
     equal one: it comes later), which is what the listener then holds for it.
     """
 
-    def __init__(self, scan: _Scan, emit: Callable[[KeyChanges], None], total: int) -> None:
+    def __init__(self, scan: Scan[_Loaded], total: int) -> None:
         self._scan = scan
-        self._emit = emit
         self._total = total
         self.next_at = max(1, CHANGES_CHUNK // 8)  # row count at which the scanner calls again
         self.ordered = 0  # rows[:ordered] have strictly increasing keys
@@ -567,21 +553,20 @@ class _ChangesBuilder:
 
     def __call__(self, rows: _Rows, done: int) -> None:
         scan = self._scan
-        if scan.stop:
-            raise _ScanStopped
+        scan.check()
         keys = rows.keys
         start, end = self._start, len(keys)
         self._start = end
         self.next_at = end + CHANGES_CHUNK
         if self.ordered == start and start < end:
             self._extend_ordered(keys, start, end)
-        if scan.listener is None:
+        if not scan.listening:
             return
         if self.ordered >= end:
             puts = rows.infos(start, end)  # already in key order, distinct
         else:
             puts = self._winners(rows, start, end)
-        self._emit(KeyChanges(puts, [], done, self._total))
+        scan.emit(KeyChanges(puts, [], done, self._total))
 
     def release(self) -> None:
         """Forget what was shown, a dict at a time (a million entries freed at once would hold
@@ -655,17 +640,9 @@ class _Loaded:
     revision: int
     warnings: list[str]
 
-
-def _deliver(scan: _Scan, changes: KeyChanges) -> None:
-    """On the event loop: hand a batch to the listener, if it is still there."""
-    if scan.listener is not None:
-        scan.listener.put_nowait(changes)
-
-
-def _retrieve(task: asyncio.Task[_Loaded]) -> None:
-    """Mark a scan's outcome as seen: nobody may be left to await it (asyncio would complain)."""
-    if not task.cancelled():
-        task.exception()
+    def close(self) -> None:
+        for dump in self.files:
+            dump.close()
 
 
 class DumpSource:
@@ -683,15 +660,28 @@ class DumpSource:
             raise SourceError("no dump file given")
         self.paths = [Path(p) for p in paths]
         self.on_progress = on_progress
-        self._files: list[_DumpFile] = []
-        self._rows: _Rows | None = None
-        self._revision = 0
-        self._warnings: list[str] = []
-        self._scan: _Scan | None = None
+        self._scan: SharedScan[_Loaded] = SharedScan(
+            self._load_sync, _Loaded.close, str(self.paths[0])
+        )
 
     @property
     def live(self) -> bool:
         return False
+
+    @property
+    def _files(self) -> list[_DumpFile]:
+        loaded = self._scan.result
+        return [] if loaded is None else loaded.files
+
+    @property
+    def _revision(self) -> int:
+        loaded = self._scan.result
+        return 0 if loaded is None else loaded.revision
+
+    @property
+    def _warnings(self) -> list[str]:
+        loaded = self._scan.result
+        return [] if loaded is None else loaded.warnings
 
     @property
     def warnings(self) -> list[str]:
@@ -703,67 +693,17 @@ class DumpSource:
         await self._table()
 
     async def _table(self) -> _Rows:
-        while self._rows is None:
-            scan = self._scan if self._scan is not None else self._start_scan(None)
-            scan.needed = True
-            scan.stop = False  # a scan_keys consumer that left asked it to stop: it is needed
-            assert scan.task is not None
-            try:
-                await asyncio.shield(scan.task)
-            except _ScanStopped:
-                continue  # it stopped before it saw that it was needed: scan again
-        return self._rows
+        return (await self._scan.load()).rows
 
-    def _start_scan(self, listener: asyncio.Queue[KeyChanges | None] | None) -> _Scan:
-        scan = _Scan(listener)
-        loop = asyncio.get_running_loop()
-
-        def emit(changes: KeyChanges) -> None:  # in the scan thread
-            loop.call_soon_threadsafe(_deliver, scan, changes)
-
-        scan.task = loop.create_task(self._run_scan(scan, loop, emit))
-        scan.task.add_done_callback(_retrieve)
-        self._scan = scan
-        return scan
-
-    async def _run_scan(
-        self, scan: _Scan, loop: asyncio.AbstractEventLoop, emit: Callable[[KeyChanges], None]
-    ) -> _Loaded:
-        try:
-            loaded = await asyncio.to_thread(self._load_sync, loop, scan, emit)
-        except _ScanStopped:
-            if scan.closed:
-                raise SourceError(f"{self.paths[0]}: closed while it was being read") from None
-            raise
-        except asyncio.CancelledError:
-            scan.stop = True  # the thread ends at its next chunk
-            raise
-        finally:
-            if self._scan is scan:
-                self._scan = None
-            if scan.listener is not None:  # the end, queued after every batch of the thread
-                scan.listener.put_nowait(None)
-        if scan.closed:
-            for dump in loaded.files:
-                dump.close()
-            raise SourceError(f"{self.paths[0]}: closed while it was being read")
-        self._files = loaded.files
-        self._revision = loaded.revision
-        self._warnings = loaded.warnings
-        self._rows = loaded.rows
-        return loaded
-
-    def _load_sync(
-        self, loop: asyncio.AbstractEventLoop, scan: _Scan, emit: Callable[[KeyChanges], None]
-    ) -> _Loaded:
+    def _load_sync(self, scan: Scan[_Loaded]) -> _Loaded:  # in the scan thread
         total = 0
         for path in self.paths:
             try:
                 total += path.stat().st_size
             except OSError as exc:
                 raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-        progress = _Progress(self.on_progress, loop, total)
-        on_chunk = _ChangesBuilder(scan, emit, total)
+        progress = _Progress(self.on_progress, scan.loop, total)
+        on_chunk = _ChangesBuilder(scan, total)
         rows = _Rows()
         files: list[_DumpFile] = []
         try:
@@ -793,7 +733,7 @@ class DumpSource:
             )
         return _Loaded(files, merged, max(dump.revision for dump in files), warnings)
 
-    async def scan_keys(self) -> AsyncIterator[KeyChanges]:
+    def scan_keys(self) -> AsyncIterator[KeyChanges]:
         """Every key, handed over in batches while the files are being scanned.
 
         Applying each batch in order to an empty :class:`~ketui.core.keyindex.KeyIndex`
@@ -810,21 +750,12 @@ class DumpSource:
         early stops the scan at its next batch unless a :meth:`load` waits for it; a later call
         then scans again.
         """
-        if self._rows is None and self._scan is None:
-            listener: asyncio.Queue[KeyChanges | None] = asyncio.Queue()
-            scan = self._start_scan(listener)
-            assert scan.task is not None
-            try:
-                while (changes := await listener.get()) is not None:
-                    yield changes
-                await asyncio.shield(scan.task)  # raises what the scan raised
-                return
-            finally:
-                scan.listener = None
-                if not scan.needed:
-                    scan.stop = True
-        rows = await self._table()
-        size = sum(dump.disk_size for dump in self._files)
+        return self._scan.changes(self._replay)
+
+    async def _replay(self, loaded: _Loaded) -> AsyncGenerator[KeyChanges, None]:
+        """The keys of a loaded table as :meth:`scan_keys` batches."""
+        rows = loaded.rows
+        size = sum(dump.disk_size for dump in loaded.files)
         step = max(1, CHANGES_CHUNK)
         for start in range(0, len(rows.keys), step):
             puts = await asyncio.to_thread(rows.infos, start, start + step)
@@ -934,11 +865,6 @@ class DumpSource:
 
     async def close(self) -> None:
         """Close the files; a scan still running stops at its next batch (waited for)."""
-        scan, self._scan = self._scan, None
-        if scan is not None and scan.task is not None:
-            scan.closed = scan.stop = True
-            await asyncio.wait([scan.task])  # its outcome is retrieved by _retrieve
-        files, self._files = self._files, []
-        for dump in files:
-            dump.close()
-        self._rows = None
+        loaded = await self._scan.close()
+        if loaded is not None:
+            loaded.close()

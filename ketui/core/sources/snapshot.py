@@ -3,7 +3,7 @@
 :class:`SnapshotSource` answers the :class:`~ketui.core.source.Source` calls from the file's index
 (:mod:`ketui.core.sources.snapshot_index`), built once in a worker thread on first use. There is
 never more than one scan of the file: whoever needs the index while it is being built waits for the
-same scan.
+same scan (:mod:`ketui.core.sources.shared_scan`).
 
 The UI stays live while a big file is read: :meth:`SnapshotSource.scan_keys` hands the keys over in
 batches of :data:`CHANGES_CHUNK` revision entries while that scan runs (the first within about
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from operator import attrgetter
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from ketui.core.source import (
     SourceStatus,
     WatchEvent,
 )
+from ketui.core.sources.shared_scan import Scan, SharedScan
 from ketui.core.sources.snapshot_index import (
     Revisions,
     SnapshotIndex,
@@ -50,38 +51,21 @@ sooner. A module constant so that tests can make it tiny."""
 _KEY_OF = attrgetter("key")
 
 
-class _ScanStopped(Exception):
-    """Raised in the scan thread to end a scan nobody needs any more."""
-
-
-class _Scan:
-    """One scan of the file in a worker thread, shared by everyone waiting for its index."""
-
-    def __init__(self, listener: asyncio.Queue[KeyChanges | None] | None) -> None:
-        self.listener = listener  # scan_keys takes its batches from here; None: nobody listens
-        self.needed = False  # a load() waits for the index: scan to the end even if nobody listens
-        self.stop = False  # read by the scan thread after each chunk
-        self.closed = False  # the source was closed meanwhile
-        self.task: asyncio.Task[SnapshotIndex] | None = None
-
-
 class _ChangesBuilder:
     """The chunk callback of a shared scan: stops it when asked, and while someone listens,
     turns each chunk into a :class:`KeyChanges` batch (in the scan thread)."""
 
-    def __init__(self, scan: _Scan, emit: Callable[[KeyChanges], None]) -> None:
+    def __init__(self, scan: Scan[SnapshotIndex]) -> None:
         self._scan = scan
-        self._emit = emit
         self._start = 0  # first entry of the next chunk
         self._shown = bytearray()  # key number -> 1 while the listener holds the key
         self._done = 0
 
     def __call__(self, db: BboltFile, revs: Revisions, end: int, offset: int) -> None:
         scan = self._scan
-        if scan.stop:
-            raise _ScanStopped
+        scan.check()
         start, self._start = self._start, end
-        if scan.listener is None:
+        if not scan.listening:
             return
         kids, latest, tombstones, keys = revs.kids, revs.latest, revs.tombstones, revs.keys
         shown = self._shown
@@ -103,19 +87,7 @@ class _ChangesBuilder:
         infos = key_infos(db, revs.offsets, revs.sizes, revs.mains, puts, names)
         infos.sort(key=_KEY_OF)  # KeyIndex.add_many is fastest in key order
         self._done = max(self._done, offset)  # leaf pages are mostly, not always, in file order
-        self._emit(KeyChanges(infos, deletes, self._done, db.size))
-
-
-def _deliver(scan: _Scan, changes: KeyChanges) -> None:
-    """On the event loop: hand a batch to the listener, if it is still there."""
-    if scan.listener is not None:
-        scan.listener.put_nowait(changes)
-
-
-def _retrieve(task: asyncio.Task[SnapshotIndex]) -> None:
-    """Mark a scan's outcome as seen: nobody may be left to await it (asyncio would complain)."""
-    if not task.cancelled():
-        task.exception()
+        scan.emit(KeyChanges(infos, deletes, self._done, db.size))
 
 
 class SnapshotSource:
@@ -131,8 +103,9 @@ class SnapshotSource:
     ) -> None:
         self.path = Path(path)
         self.on_progress = on_progress
-        self._index: SnapshotIndex | None = None
-        self._scan: _Scan | None = None
+        self._scan: SharedScan[SnapshotIndex] = SharedScan(
+            self._scan_file, SnapshotIndex.close, str(self.path)
+        )
 
     @property
     def live(self) -> bool:
@@ -143,53 +116,14 @@ class SnapshotSource:
         await self._load()
 
     async def _load(self) -> SnapshotIndex:
-        while self._index is None:
-            scan = self._scan if self._scan is not None else self._start_scan(None)
-            scan.needed = True
-            scan.stop = False  # a scan_keys consumer that left asked it to stop: it is needed
-            assert scan.task is not None
-            try:
-                return await asyncio.shield(scan.task)
-            except _ScanStopped:
-                continue  # it stopped before it saw that it was needed: scan again
-        return self._index
+        return await self._scan.load()
 
-    def _start_scan(self, listener: asyncio.Queue[KeyChanges | None] | None) -> _Scan:
-        scan = _Scan(listener)
-        loop = asyncio.get_running_loop()
+    def _scan_file(self, scan: Scan[SnapshotIndex]) -> SnapshotIndex:  # in the scan thread
+        return scan_snapshot(
+            self.path, self._progress(scan.loop), _ChangesBuilder(scan), CHANGES_CHUNK
+        )
 
-        def emit(changes: KeyChanges) -> None:  # in the scan thread
-            loop.call_soon_threadsafe(_deliver, scan, changes)
-
-        scan.task = loop.create_task(self._run_scan(scan, _ChangesBuilder(scan, emit)))
-        scan.task.add_done_callback(_retrieve)
-        self._scan = scan
-        return scan
-
-    async def _run_scan(self, scan: _Scan, on_chunk: _ChangesBuilder) -> SnapshotIndex:
-        try:
-            index = await asyncio.to_thread(
-                scan_snapshot, self.path, self._progress(), on_chunk, CHANGES_CHUNK
-            )
-        except _ScanStopped:
-            if scan.closed:
-                raise SourceError(f"{self.path}: closed while it was being read") from None
-            raise
-        except asyncio.CancelledError:
-            scan.stop = True  # the thread ends at its next chunk
-            raise
-        finally:
-            if self._scan is scan:
-                self._scan = None
-            if scan.listener is not None:  # the end, queued after every batch of the thread
-                scan.listener.put_nowait(None)
-        if scan.closed:
-            index.close()
-            raise SourceError(f"{self.path}: closed while it was being read")
-        self._index = index
-        return index
-
-    async def scan_keys(self) -> AsyncIterator[KeyChanges]:
+    def scan_keys(self) -> AsyncIterator[KeyChanges]:
         """Every key, handed over in batches while the file is being scanned.
 
         Applying each batch in order to an empty :class:`~ketui.core.keyindex.KeyIndex`
@@ -204,20 +138,10 @@ class SnapshotSource:
         :meth:`load`. Leaving early stops the scan at its next chunk unless a :meth:`load` waits
         for it; a later call then scans again.
         """
-        if self._index is None and self._scan is None:
-            listener: asyncio.Queue[KeyChanges | None] = asyncio.Queue()
-            scan = self._start_scan(listener)
-            assert scan.task is not None
-            try:
-                while (changes := await listener.get()) is not None:
-                    yield changes
-                await asyncio.shield(scan.task)  # raises what the scan raised
-                return
-            finally:
-                scan.listener = None
-                if not scan.needed:
-                    scan.stop = True
-        index = await self._load()
+        return self._scan.changes(self._replay)
+
+    async def _replay(self, index: SnapshotIndex) -> AsyncGenerator[KeyChanges, None]:
+        """The keys of a loaded index as :meth:`scan_keys` batches (puts only)."""
         size = index.db.size
         pos, hi = 0, len(index.sorted_keys)
         while True:
@@ -228,11 +152,10 @@ class SnapshotSource:
             if pos >= hi:
                 return
 
-    def _progress(self) -> Callable[[int], None] | None:
+    def _progress(self, loop: asyncio.AbstractEventLoop) -> Callable[[int], None] | None:
         callback = self.on_progress
         if callback is None:
             return None
-        loop = asyncio.get_running_loop()
         try:
             total = resolve_db_path(self.path).stat().st_size
         except OSError:
@@ -336,10 +259,6 @@ class SnapshotSource:
 
     async def close(self) -> None:
         """Close the file; a scan still running stops at its next chunk (waited for)."""
-        scan, self._scan = self._scan, None
-        if scan is not None and scan.task is not None:
-            scan.closed = scan.stop = True
-            await asyncio.wait([scan.task])  # its outcome is retrieved by _retrieve
-        index, self._index = self._index, None
+        index = await self._scan.close()
         if index is not None:
             index.close()

@@ -210,9 +210,9 @@ class MainScreen(Screen[None]):
     async def _key_changes(source: Source, revision: int | None) -> AsyncIterator[KeyChanges]:
         """The keys to index, as batches of changes.
 
-        A file source that can (``scan_keys``: snapshots) hands over keys while it is still
-        scanning the file, so the tree fills in from the first moments of a long scan; every
-        other source lists its keys in pages.
+        A file source that can (``scan_keys``: snapshots and dumps) hands over keys while it is
+        still scanning the file, so the tree fills in from the first moments of a long scan;
+        every other source lists its keys in pages.
         """
         scan = getattr(source, "scan_keys", None)
         if scan is not None and revision is None:
