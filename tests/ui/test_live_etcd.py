@@ -112,7 +112,10 @@ async def test_starts_without_etcd_and_loads_when_it_comes_up(etcd: EtcdServer) 
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         info = app.main.query_one("#tree-info")
         await wait_until(pilot, lambda: "retrying" in str(info.content), timeout=15)
-        assert any("cannot list keys" in (n.title or "") for n in app._notifications)
+        # notify() posts a message: the notification follows the info line within a loop turn
+        await wait_until(
+            pilot, lambda: any("cannot list keys" in (n.title or "") for n in app._notifications)
+        )
         etcd.start()
         etcd.put("/registry/configmaps/default/late", b"{}")
         await start(app, pilot)

@@ -127,7 +127,8 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(KeyTree).focus()
         self._show_load_progress()
-        self.load_index()
+        # After the first frame: a file scan's thread would otherwise compete with building it.
+        self.call_after_refresh(self.load_index)
 
     def _first_keys(self) -> None:
         """The first keys are indexed: show the tree's first level now, then the status."""
