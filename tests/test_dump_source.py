@@ -18,11 +18,11 @@ from ketui.core import gilsteps
 from ketui.core.keyindex import KeyIndex
 from ketui.core.source import CompactedError, EventType, KeyChanges, KeyInfo, SourceError
 from ketui.core.sources import dump as dump_module
-from ketui.core.sources import shared_scan
 from ketui.core.sources.dump import DumpFormatError, DumpSource
 from tests import cluster_data
 from tests.cluster_data import Entry, Written
 from tests.etcd_harness import EtcdServer
+from tests.scan_gates import gate_chunks
 
 pytestmark = pytest.mark.etcd
 
@@ -459,30 +459,6 @@ async def test_scan_keys_ties_and_documents(
     assert (b"/b", 6, 3) not in puts and (b"/d", 8, 5) not in puts
 
 
-def _gate_chunks(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
-    """Hold the scan thread at its second chunk until the gate opens (the files are tiny:
-    otherwise the scan would be over before the test could act); log each chunk's outcome."""
-    monkeypatch.setattr(dump_module, "CHANGES_CHUNK", 1)
-    gate = threading.Event()
-    calls: list[None] = []
-    chunks: list[str] = []
-
-    class Gated(dump_module._ChangesBuilder):
-        def __call__(self, *args: Any) -> None:
-            calls.append(None)
-            if len(calls) == 2:
-                assert gate.wait(30)
-            try:
-                super().__call__(*args)
-            except shared_scan.ScanStopped:
-                chunks.append("stopped")
-                raise
-            chunks.append("chunk")
-
-    monkeypatch.setattr(dump_module, "_ChangesBuilder", Gated)
-    return gate, chunks
-
-
 def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     scans: list[int] = []
     original = DumpSource._load_sync
@@ -498,7 +474,7 @@ def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_leaving_early_stops_the_scan(dumps: Dumps, monkeypatch: pytest.MonkeyPatch) -> None:
     """A consumer that stops after the first batch stops the scan at its next chunk; the source
     stays loadable: the next load() scans again."""
-    gate, chunks = _gate_chunks(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, dump_module)
     scans = _count_scans(monkeypatch)
     progress: list[tuple[int, int]] = []
     source = DumpSource([dumps.full], on_progress=lambda *done: progress.append(done))
@@ -527,7 +503,7 @@ async def test_one_scan_serves_scan_keys_and_load(
     """load(), status(), get() and a second scan_keys while batches arrive wait for the same
     scan (the second one then gets the keys from the table); leaving while load() waits lets
     the scan finish."""
-    gate, chunks = _gate_chunks(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, dump_module)
     scans = _count_scans(monkeypatch)
     source = DumpSource([dumps.full])
     try:
@@ -588,7 +564,7 @@ async def test_scan_keys_raises_what_load_raises(
 
 
 async def test_close_while_scanning(dumps: Dumps, monkeypatch: pytest.MonkeyPatch) -> None:
-    gate, chunks = _gate_chunks(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, dump_module)
     source = DumpSource([dumps.full])
     batches = source.scan_keys()
     await anext(batches)

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +32,11 @@ from ketui.core.source import (
     Source,
     SourceError,
 )
-from ketui.core.sources import shared_scan
 from ketui.core.sources import snapshot as snapshot_module
 from ketui.core.sources.snapshot import SnapshotSource
 from ketui.core.sources.snapshot_index import SnapshotIndex, is_locked
 from tests.etcd_harness import EtcdServer
+from tests.scan_gates import gate_chunks
 
 pytestmark = pytest.mark.etcd
 
@@ -446,36 +445,12 @@ def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return scans
 
 
-def _gate_scans(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
-    """Hold the first scan thread at its second chunk until the gate opens (the file is tiny:
-    otherwise the scan would be over before the test could act); log each chunk's outcome."""
-    monkeypatch.setattr(snapshot_module, "CHANGES_CHUNK", 1)
-    gate = threading.Event()
-    calls: list[None] = []
-    chunks: list[str] = []
-
-    class Gated(snapshot_module._ChangesBuilder):
-        def __call__(self, *args: Any) -> None:
-            calls.append(None)
-            if len(calls) == 2:
-                assert gate.wait(30)
-            try:
-                super().__call__(*args)
-            except shared_scan.ScanStopped:
-                chunks.append("stopped")
-                raise
-            chunks.append("chunk")
-
-    monkeypatch.setattr(snapshot_module, "_ChangesBuilder", Gated)
-    return gate, chunks
-
-
 async def test_one_scan_serves_scan_keys_and_load(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """load(), status(), get() and a second scan_keys while batches arrive wait for the same
     scan (the second one then gets the keys from the index)."""
-    gate, _chunks = _gate_scans(monkeypatch)
+    gate, _chunks = gate_chunks(monkeypatch, snapshot_module)
     scans = _count_scans(monkeypatch)
     source = SnapshotSource(scenario.snapshot)
     try:
@@ -508,7 +483,7 @@ async def test_leaving_early_stops_the_scan(
 ) -> None:
     """A consumer that stops after the first batch stops the scan at its next chunk; nothing is
     left half-indexed: the next load() scans the whole file."""
-    gate, chunks = _gate_scans(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, snapshot_module)
     scans = _count_scans(monkeypatch)
     progress: list[tuple[int, int]] = []
     source = SnapshotSource(scenario.snapshot, on_progress=lambda *done: progress.append(done))
@@ -535,7 +510,7 @@ async def test_leaving_early_stops_the_scan(
 async def test_leaving_early_while_load_waits(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gate, chunks = _gate_scans(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, snapshot_module)
     scans = _count_scans(monkeypatch)
     source = SnapshotSource(scenario.snapshot)
     try:
@@ -582,7 +557,7 @@ async def test_scan_keys_raises_what_load_raises(
 
 
 async def test_close_while_scanning(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
-    gate, chunks = _gate_scans(monkeypatch)
+    gate, chunks = gate_chunks(monkeypatch, snapshot_module)
     source = SnapshotSource(scenario.snapshot)
     batches = source.scan_keys()
     await anext(batches)
