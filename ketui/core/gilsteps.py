@@ -30,6 +30,24 @@ def yield_gil() -> None:
     time.sleep(0)
 
 
+DICT_SHARDS = 64
+"""Dicts a mapping of up to millions of keys is spread over (``hash(key) & (DICT_SHARDS - 1)``):
+one dict that size resizes in a single C call, which froze the UI for about 0.1 s at 700k keys;
+each shard resizes at 1/64 of the size."""
+
+
+def sharded_dicts() -> list[dict[Any, Any]]:
+    """:data:`DICT_SHARDS` empty dicts (see there)."""
+    return [{} for _ in range(DICT_SHARDS)]
+
+
+def free_dicts(shards: list[dict[Any, Any]]) -> None:
+    """Empty sharded dicts one at a time (a million entries freed at once: ~40 ms in one call)."""
+    for shard in shards:
+        shard.clear()
+        yield_gil()
+
+
 def free_in_steps(items: list[Any], step: int) -> None:
     """Empty a big list ``step`` items at a time: freeing a million objects at once is one C call
     (30-40 ms) during which no other thread runs."""

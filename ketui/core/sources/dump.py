@@ -49,7 +49,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from ketui.core.gcpause import gc_paused
-from ketui.core.gilsteps import free_in_steps, sort_in_steps, yield_gil
+from ketui.core.gilsteps import (
+    DICT_SHARDS,
+    free_dicts,
+    free_in_steps,
+    sharded_dicts,
+    sort_in_steps,
+    yield_gil,
+)
 from ketui.core.source import (
     CompactedError,
     EventType,
@@ -74,7 +81,6 @@ CHANGES_CHUNK = 32768
 whether it should stop); the first batch is an eighth of it, so the UI paints sooner. A module
 constant so that tests can make it tiny."""
 _TAKE_STEP = 1 << 16  # rows copied per C call when the merged table is built
-_SHARDS = 64  # dicts of what scan_keys showed, by key hash: no resize of a million-entry dict
 _KEY_OF = attrgetter("key")
 
 _WS = re.compile(rb"[ \t\r\n]*")
@@ -549,7 +555,7 @@ class _ChangesBuilder:
         self.next_at = max(1, CHANGES_CHUNK // 8)  # row count at which the scanner calls again
         self.ordered = 0  # rows[:ordered] have strictly increasing keys
         self._start = 0  # first row not looked at yet
-        self._shown: list[dict[bytes, int]] = [{} for _ in range(_SHARDS)]  # key -> mod shown
+        self._shown: list[dict[bytes, int]] = sharded_dicts()  # key -> mod shown
 
     def __call__(self, rows: _Rows, done: int) -> None:
         scan = self._scan
@@ -569,11 +575,8 @@ class _ChangesBuilder:
         scan.emit(KeyChanges(puts, [], done, self._total))
 
     def release(self) -> None:
-        """Forget what was shown, a dict at a time (a million entries freed at once would hold
-        the GIL for about 40 ms)."""
-        for shard in self._shown:
-            shard.clear()
-            yield_gil()
+        """Forget what was shown, without holding the GIL long."""
+        free_dicts(self._shown)
 
     def _extend_ordered(self, keys: list[bytes], start: int, end: int) -> None:
         lo = max(0, start - 1)
@@ -593,7 +596,7 @@ class _ChangesBuilder:
         for index in range(max(start, ordered), end):
             key = keys[index]
             mod = mods[index]
-            shard = shown[hash(key) % _SHARDS]
+            shard = shown[hash(key) & (DICT_SHARDS - 1)]
             before = shard.get(key)
             if before is None:  # not seen past the ordered rows: maybe among them
                 at = bisect.bisect_left(keys, key, 0, ordered)

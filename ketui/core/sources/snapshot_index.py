@@ -52,7 +52,14 @@ from ketui.core.bbolt import (
     Bucket,
     NotBboltError,
 )
-from ketui.core.gilsteps import free_in_steps, sort_in_steps, yield_gil
+from ketui.core.gilsteps import (
+    DICT_SHARDS,
+    free_dicts,
+    free_in_steps,
+    sharded_dicts,
+    sort_in_steps,
+    yield_gil,
+)
 from ketui.core.source import EventType, KeyInfo, KeyValue, SourceError, WatchEvent
 from ketui.core.sources import snapshot_records
 
@@ -62,7 +69,6 @@ _MAIN = struct.Struct(">Q")
 _COPY_ATTEMPTS = 3
 _PROGRESS_PAGES = 2048  # report progress every this many leaf pages
 _CHUNK = 32768  # entries between on_chunk calls unless told (SnapshotSource passes CHANGES_CHUNK)
-_ID_SHARDS = 64  # dicts the key numbers are spread over while scanning (a power of two)
 _GATHER = 8192  # items per C-level gather (map) call while building the index
 
 
@@ -357,10 +363,8 @@ def _scan_revisions(
     buf = db.buffer
     unpack_main = _MAIN.unpack_from
     iter_elements = LEAF_ELEMENT.iter_unpack
-    # key -> key number, in _ID_SHARDS dicts: one dict of a million keys resizes in a single C
-    # call that held the GIL (froze the UI) for 0.1 s; each shard's resizes take 1/64 of that.
-    shards: list[dict[bytes, int]] = [{} for _ in range(_ID_SHARDS)]
-    mask = _ID_SHARDS - 1
+    shards: list[dict[bytes, int]] = sharded_dicts()  # key -> key number (see DICT_SHARDS)
+    mask = DICT_SHARDS - 1
     keys: list[bytes] = []
     latest: array[int] = array("q")
     mains: array[int] = array("Q")
@@ -432,8 +436,7 @@ def _scan_revisions(
         pages += 1
         if progress is not None and pages % _PROGRESS_PAGES == 0:
             progress(leaf.offset)
-    for i in range(len(shards)):  # one dict at a time (dropping all at once: 40 ms in one call)
-        shards[i] = {}
+    free_dicts(shards)
     if on_chunk is not None:
         on_chunk(db, revs, entry, db.size)
     if progress is not None:
