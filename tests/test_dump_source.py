@@ -590,7 +590,7 @@ async def test_merge_of_many_documents(
     table is copied in steps of a few rows."""
     monkeypatch.setattr(dump_module, "CHANGES_CHUNK", 7)
     monkeypatch.setattr(dump_module, "_TAKE_STEP", 5)
-    monkeypatch.setattr(dump_module, "_SHARDS", 3)
+    monkeypatch.setattr(gilsteps, "DICT_SHARDS", 4)  # keys share shards
     monkeypatch.setattr(gilsteps, "_SORT_RUN", 4)
     monkeypatch.setattr(gilsteps, "_MERGE_FAN_IN", 3)
     monkeypatch.setattr(gilsteps, "_MERGE_STEP", 6)

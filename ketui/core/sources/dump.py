@@ -50,7 +50,6 @@ from typing import IO, Any
 
 from ketui.core.gcpause import gc_paused
 from ketui.core.gilsteps import (
-    DICT_SHARDS,
     free_dicts,
     free_in_steps,
     sharded_dicts,
@@ -596,7 +595,7 @@ class _ChangesBuilder:
         for index in range(max(start, ordered), end):
             key = keys[index]
             mod = mods[index]
-            shard = shown[hash(key) & (DICT_SHARDS - 1)]
+            shard = shown[hash(key) & (len(shown) - 1)]  # DICT_SHARDS: a power of two
             before = shard.get(key)
             if before is None:  # not seen past the ordered rows: maybe among them
                 at = bisect.bisect_left(keys, key, 0, ordered)
