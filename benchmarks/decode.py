@@ -4,7 +4,7 @@
 Builds objects shaped like those of a kubeadm cluster (managedFields, ownerReferences, labels,
 status with conditions and containerStatuses), stores them with ketui's encoder (byte-identical
 to kube-apiserver's output on the upstream fixtures), then times, in the same run:
-  - ketui.core.proto_decode.decode_object on the stored bytes, and
+  - ketui.core.k8s.protobuf.decode.decode_object on the stored bytes, and
   - json.loads of the compact JSON of the same decoded objects.
 Target (issue 2): a Pod decodes in at most 3x the json.loads time.
 
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ketui.core.k8s.protobuf.decode import decode_object
+from ketui.core.k8s.protobuf.encode import encode_object
+from ketui.core.k8s.protobuf.schema import kind_message_index, raw_message, view_for
 from ketui.core.pbwire import LEN, parse_envelope, scan_fields
-from ketui.core.proto_decode import decode_object
-from ketui.core.proto_encode import encode_object
-from ketui.core.schema import kind_message_index, raw_message, view_for
 
 T0 = "2026-03-01T09:12:{:02d}Z"
 

@@ -51,7 +51,7 @@ def rss_anon_mb() -> float:
 
 
 async def measure_dump(path: str) -> dict[str, float]:
-    from ketui.core.sources.dump import DumpSource
+    from ketui.core.sources.dump.source import DumpSource
 
     stalls: list[float] = []
 

@@ -11,7 +11,7 @@ import gc
 import sys
 import time
 
-from ketui.core.keyindex import KeyIndex
+from ketui.core.index.keyindex import KeyIndex
 from ketui.core.source import EventType, KeyInfo, KeyValue, WatchEvent
 
 RESOURCES = [f"resource{i:02d}" for i in range(40)]

@@ -3,10 +3,10 @@
 Fills a real etcd (tests/etcd_harness.py) with Kubernetes-shaped keys and ~2 KB values until the
 snapshot is about ``--mb`` megabytes (bbolt leaves pages about half full, so values are half of it;
 some keys are overwritten and deleted, so there is history), saves a snapshot with ``etcdctl
-snapshot save`` and times a full scan (:func:`ketui.core.sources.snapshot_index.scan_snapshot`),
+snapshot save`` and times a full scan (:func:`ketui.core.sources.snapshot.index.scan_snapshot`),
 best of ``--runs`` with a warm page cache; then the progressive load the TUI uses
-(:meth:`~ketui.core.sources.snapshot.SnapshotSource.scan_keys`): when the first and the last batch
-of keys arrive, when the index is complete, and the longest the event loop was kept waiting.
+(:meth:`~ketui.core.sources.snapshot.source.SnapshotSource.scan_keys`): when the first and the last
+batch of keys arrive, when the index is complete, and the longest the event loop was kept waiting.
 
 Run from the repository root:  .venv/bin/python -m benchmarks.snapshot_scan [--mb 150]
 """
@@ -26,8 +26,8 @@ from pathlib import Path
 import grpc
 from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 
-from ketui.core.sources.snapshot import SnapshotSource
-from ketui.core.sources.snapshot_index import scan_snapshot
+from ketui.core.sources.snapshot.index import scan_snapshot
+from ketui.core.sources.snapshot.source import SnapshotSource
 from tests.etcd_harness import ETCDCTL, EtcdServer
 
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "services/specs", "events")

@@ -36,10 +36,10 @@ from pathlib import Path
 import grpc.aio
 from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 
-from ketui.core.etcd_config import EtcdConfig
-from ketui.core.keyindex import KeyIndex
-from ketui.core.sources.etcd import EtcdSource
-from ketui.core.sources.snapshot_index import scan_snapshot
+from ketui.core.index.keyindex import KeyIndex
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import EtcdSource
+from ketui.core.sources.snapshot.index import scan_snapshot
 from tests.etcd_harness import ETCDCTL, EtcdServer
 
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "replicasets", "events", "leases")

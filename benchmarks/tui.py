@@ -52,11 +52,11 @@ from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 from textual.worker import WorkerState  # noqa: E402
 
 from benchmarks.sources import etcdctl, fill  # noqa: E402
-from ketui.core.etcd_config import EtcdConfig  # noqa: E402
 from ketui.core.source import Source  # noqa: E402
-from ketui.core.sources.etcd import EtcdSource  # noqa: E402
+from ketui.core.sources.etcd.config import EtcdConfig  # noqa: E402
+from ketui.core.sources.etcd.source import EtcdSource  # noqa: E402
 from ketui.core.sources.memory import MemorySource  # noqa: E402
-from ketui.core.sources.snapshot import SnapshotSource  # noqa: E402
+from ketui.core.sources.snapshot.source import SnapshotSource  # noqa: E402
 from ketui.ui.app import KetuiApp, make_app  # noqa: E402
 from ketui.ui.widgets.key_tree import KeyTree  # noqa: E402
 from ketui.ui.widgets.status_bar import StatusBar  # noqa: E402

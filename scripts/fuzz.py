@@ -65,17 +65,21 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from nacl.secret import SecretBox  # noqa: E402
 
-from ketui.core import render  # noqa: E402
-from ketui.core.cbor_json import cbor_to_json  # noqa: E402
-from ketui.core.decode import CBOR_MAGIC, decode_value  # noqa: E402
-from ketui.core.decoded import Decoded  # noqa: E402
-from ketui.core.encryption import (  # noqa: E402
+from ketui.core.k8s import render  # noqa: E402
+from ketui.core.k8s.cbor import cbor_to_json  # noqa: E402
+from ketui.core.k8s.decode import CBOR_MAGIC, decode_value  # noqa: E402
+from ketui.core.k8s.decoded import Decoded  # noqa: E402
+from ketui.core.k8s.encryption import (  # noqa: E402
     ENCRYPTED_PREFIX,
     Keyring,
     decrypt,
     kms_v1_value,
     kms_v2_value,
 )
+from ketui.core.k8s.protobuf.decode import decode_object  # noqa: E402
+from ketui.core.k8s.protobuf.encode import encode_object  # noqa: E402
+from ketui.core.k8s.protobuf.schema import view_for  # noqa: E402
+from ketui.core.k8s.protobuf.schemaless import decode_raw  # noqa: E402
 from ketui.core.pbwire import MAGIC as PROTOBUF_MAGIC  # noqa: E402
 from ketui.core.pbwire import (  # noqa: E402
     WireError,
@@ -83,10 +87,6 @@ from ketui.core.pbwire import (  # noqa: E402
     len_field,
     parse_envelope,
 )
-from ketui.core.proto_decode import decode_object  # noqa: E402
-from ketui.core.proto_encode import encode_object  # noqa: E402
-from ketui.core.rawproto import decode_raw  # noqa: E402
-from ketui.core.schema import view_for  # noqa: E402
 
 FIXTURES = REPO.parent / "shared" / "k8s-fixtures"
 ETCD_KEY = b"/registry/secrets/default/fuzz"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate ketui/core/k8s_schema_data.py from the shared wire-schema.json.
+"""Generate ketui/core/k8s/protobuf/schema_data.py from the shared wire-schema.json.
 
 Usage: scripts/gen_schema.py [WIRE_SCHEMA_JSON]   (default: ../shared/k8s-schema/wire-schema.json
 relative to the repository root).
@@ -32,7 +32,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO.parent / "shared" / "k8s-schema" / "wire-schema.json"
-OUTPUT = REPO / "ketui" / "core" / "k8s_schema_data.py"
+OUTPUT = REPO / "ketui" / "core" / "k8s" / "protobuf" / "schema_data.py"
 
 # Bit flags of a field; the order is part of the generated module's format.
 FLAGS = (
@@ -126,7 +126,7 @@ def build(schema: dict[str, Any]) -> dict[str, Any]:
         messages.append(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
     env = schema["envelope"]
     if env["fields"] != {"typeMeta": 1, "raw": 2, "contentEncoding": 3, "contentType": 4}:
-        raise SystemExit("envelope layout changed; update ketui/core/proto_decode.py")
+        raise SystemExit("envelope layout changed; update ketui/core/k8s/protobuf/decode.py")
     return {
         "TAGS": tuple(tags),
         "FLAGS": FLAGS,

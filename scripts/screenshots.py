@@ -18,7 +18,7 @@ import cairosvg
 from textual.pilot import Pilot
 
 from ketui.cli.tui_cmd import DEMO_FEED_BACKLOG
-from ketui.core.encryption import Keyring
+from ketui.core.k8s.encryption import Keyring
 from ketui.demo import ENCRYPTION_CONFIG, DemoSource, demo_source
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.widgets.key_tree import KeyTree

@@ -18,11 +18,11 @@ from urllib.parse import quote
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments
-from ketui.core.decoded import Decoded
-from ketui.core.keyindex import IndexNode, KeyIndex
-from ketui.core.keys import DEFAULT_PREFIX, detect_prefix, parse_key
+from ketui.core.index.keyindex import IndexNode, KeyIndex
+from ketui.core.index.sourcediff import KeyDiff, Side, diff_sources
+from ketui.core.k8s.decoded import Decoded
+from ketui.core.k8s.keys import DEFAULT_PREFIX, detect_prefix, parse_key
 from ketui.core.source import CompactedError, EventType, KeyInfo, KeyValue, Source, SourceError
-from ketui.core.sourcediff import KeyDiff, Side, diff_sources
 from ketui.core.sources.open import SourceSpec, open_paths, open_source
 
 Runner = Callable[[Source, argparse.Namespace, SourceSpec], Awaitable[int]]
@@ -130,7 +130,7 @@ class _Decoder:
 
     def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
         from ketui.cli.view_options import manifests_dir, view_from_args
-        from ketui.core.decode import decode_value
+        from ketui.core.k8s.decode import decode_value
 
         self._decode_value = decode_value
         try:
@@ -152,8 +152,8 @@ def _is_object(decoded: Decoded) -> bool:
 
 def _served(decoded: Decoded, kv: KeyValue, show_secrets: bool) -> Any:
     """The decoded object as ``kubectl get`` shows it: resourceVersion set, secrets masked."""
-    from ketui.core.secrets import mask_secret
-    from ketui.core.served import with_resource_version
+    from ketui.core.k8s.secrets import mask_secret
+    from ketui.core.k8s.served import with_resource_version
 
     obj = decoded.obj
     if _is_object(decoded):
@@ -297,7 +297,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
 
 def _holds_secret(kv: KeyValue, decoded: Decoded, spec: SourceSpec) -> bool:
     """Whether ``kv`` is a Secret: by its key (also when encrypted or undecodable) or its kind."""
-    from ketui.core.secrets import is_secret
+    from ketui.core.k8s.secrets import is_secret
 
     parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
     return parts.resource == "secrets" or is_secret(decoded.obj)
@@ -322,7 +322,7 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     for warning in decoded.warnings:
         _note(warning)
     if decoded.obj is not None:
-        from ketui.core.render import to_json, to_yaml
+        from ketui.core.k8s.render import to_json, to_yaml
 
         obj = _served(decoded, kv, _show_secrets(args))
         text = to_json(obj) if args.output == "json" else to_yaml(obj)
@@ -483,7 +483,7 @@ async def _print_diff_table(
     old: Side, new: Side, result: KeyDiff, args: argparse.Namespace
 ) -> None:
     """``+``/``-``/``~`` per key in key order; field-level changes under each changed object."""
-    from ketui.core.objdiff import diff_objects
+    from ketui.core.k8s.objdiff import diff_objects
 
     decoder = _Decoder(args, live=old.source.live or new.source.live)
     added, removed, changed = result.added, result.removed, result.changed
@@ -500,7 +500,7 @@ async def _print_diff_table(
         if _is_object(da) and _is_object(db):
             obj_a, obj_b = da.obj, db.obj
             if not _show_secrets(args):
-                from ketui.core.secrets import mask_secret
+                from ketui.core.k8s.secrets import mask_secret
 
                 obj_a, obj_b = mask_secret(obj_a), mask_secret(obj_b)
             for change in diff_objects(obj_a, obj_b):
@@ -568,9 +568,9 @@ def _safe_segment(text: str) -> str:
 
 
 async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
-    from ketui.core.render import to_yaml
-    from ketui.core.secrets import is_secret, mask_secret
-    from ketui.core.served import strip_for_export
+    from ketui.core.k8s.render import to_yaml
+    from ketui.core.k8s.secrets import is_secret, mask_secret
+    from ketui.core.k8s.served import strip_for_export
 
     decoder = _Decoder(args, live=source.live)
     target = Path(args.dir)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ketui.cli.view_options import add_view_arguments, view_from_args
-from ketui.core.decode import decode_value
-from ketui.core.decoded import Decoded, Family
-from ketui.core.encryption import Keyring
-from ketui.core.kubeversion import DEFAULT_MANIFESTS
-from ketui.core.render import to_json, to_yaml
-from ketui.core.secrets import is_secret, mask_secret
+from ketui.core.k8s.decode import decode_value
+from ketui.core.k8s.decoded import Decoded, Family
+from ketui.core.k8s.encryption import Keyring
+from ketui.core.k8s.releases import DEFAULT_MANIFESTS
+from ketui.core.k8s.render import to_json, to_yaml
+from ketui.core.k8s.secrets import is_secret, mask_secret
 
 DESCRIPTION = """\
 Decode etcd values written by kube-apiserver (protobuf, JSON, CBOR, encrypted at rest) and print

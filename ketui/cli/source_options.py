@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ketui.core.etcd_config import EtcdConfig, parse_duration
 from ketui.core.source import SourceError
+from ketui.core.sources.etcd.config import EtcdConfig, parse_duration
 from ketui.core.sources.open import DEFAULT_KUBEADM_MANIFEST, SourceSpec
 
 # Options that say how to reach etcd: kubeadm discovery decides these itself.

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments, manifests_dir, view_from_args
-from ketui.core.etcd_config import EtcdConfig
 from ketui.core.source import Source, SourceError
+from ketui.core.sources.etcd.config import EtcdConfig
 from ketui.core.sources.open import SourceSpec, open_source
 
 

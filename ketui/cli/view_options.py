@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ketui.core.encryption import Keyring
-from ketui.core.kubeversion import DEFAULT_MANIFESTS, resolve_kube_version
+from ketui.core.k8s.encryption import Keyring
+from ketui.core.k8s.releases import DEFAULT_MANIFESTS, resolve_kube_version
 
 
 def add_view_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -1,10 +1,10 @@
 """The protobuf wire format by hand: the one reader of varints, tags and lengths in ketui.
 
-Used for the storage envelope (``k8s\\x00`` + ``runtime.Unknown``, :func:`parse_envelope`), the
-KMS v2 ``EncryptedObject`` (:mod:`ketui.core.encryption`) and the schemaless view
-(:mod:`ketui.core.rawproto`). These are a few fields each, or have no schema at all, so a bounded
-reader here is simpler and faster than building descriptors. Object bodies with a schema are
-parsed by upb (:mod:`ketui.core.proto_decode`).
+Used for the storage envelope (``k8s\\x00`` + ``runtime.Unknown``, :func:`parse_envelope`), the KMS
+v2 ``EncryptedObject`` (:mod:`ketui.core.k8s.encryption`) and the schemaless view
+(:mod:`ketui.core.k8s.protobuf.schemaless`). These are a few fields each, or have no schema at all,
+so a bounded reader here is simpler and faster than building descriptors. Object bodies with a
+schema are parsed by upb (:mod:`ketui.core.k8s.protobuf.decode`).
 
 Every length is checked against the bytes that remain; errors are :class:`WireError` naming the
 byte offset where reading went wrong.

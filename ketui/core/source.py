@@ -54,7 +54,7 @@ class KeyInfo:
 class KeyChanges:
     """Net effect of one stretch of a file scan on the set of keys.
 
-    See :meth:`ketui.core.sources.snapshot.SnapshotSource.scan_keys`.
+    See :meth:`ketui.core.sources.snapshot.source.SnapshotSource.scan_keys`.
     """
 
     puts: list[KeyInfo]  # keys whose latest entry so far is a PUT (distinct keys, any order)

@@ -247,7 +247,7 @@ def _pod_suffix(job: str) -> str:
 
 
 def _decode(value: bytes) -> dict[str, Any]:
-    from ketui.core.decode import decode_value
+    from ketui.core.k8s.decode import decode_value
 
     decoded = decode_value(value)
     if not isinstance(decoded.obj, dict):
@@ -256,7 +256,7 @@ def _decode(value: bytes) -> dict[str, Any]:
 
 
 def _encode(obj: dict[str, Any]) -> bytes:
-    from ketui.core.proto_encode import encode_object
+    from ketui.core.k8s.protobuf.encode import encode_object
 
     return encode_object(obj)
 

@@ -1,10 +1,10 @@
 """Turn the demo's YAML (objects/*.yaml + history.yaml) into the etcd writes kube-apiserver makes.
 
-Used at build time by ``scripts/build_demo.py`` (which writes the shipped ``demo_data.json.gz``)
-and by the tests that check the shipped file is up to date. Values are encoded by ketui's own
-encoder (:func:`ketui.core.proto_encode.encode_object`); custom resources are stored as JSON, as
-kube-apiserver stores them; secrets listed in :data:`ENCRYPTED` are encrypted with the demo's
-aescbc key (``encryption-config.yaml``).
+Used at build time by ``scripts/build_demo.py`` (which writes the shipped ``demo_data.json.gz``) and
+by the tests that check the shipped file is up to date. Values are encoded by ketui's own encoder
+(:func:`ketui.core.k8s.protobuf.encode.encode_object`); custom resources are stored as JSON, as
+kube-apiserver stores them; secrets listed in :data:`ENCRYPTED` are encrypted with the demo's aescbc
+key (``encryption-config.yaml``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from ketui.core.encryption import encrypt_value
-from ketui.core.keys import RESOURCES, storage_paths
-from ketui.core.proto_encode import encode_object, go_json_bytes
+from ketui.core.k8s.encryption import encrypt_value
+from ketui.core.k8s.keys import RESOURCES, storage_paths
+from ketui.core.k8s.protobuf.encode import encode_object, go_json_bytes
 
 DEMO_DIR = Path(__file__).resolve().parent
 OBJECTS_DIR = DEMO_DIR / "objects"

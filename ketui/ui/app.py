@@ -10,8 +10,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from ketui.core.keyindex import OTHER
-from ketui.core.keys import parse_key
+from ketui.core.index.keyindex import OTHER
+from ketui.core.k8s.keys import parse_key
 from ketui.core.source import Source
 from ketui.ui.background import in_thread_reading
 from ketui.ui.clipboard import copy_text, etcdctl_command

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ketui.core.decode import decode_value
-from ketui.core.decoded import Decoded
+from ketui.core.k8s.decode import decode_value
+from ketui.core.k8s.decoded import Decoded
 from ketui.core.source import KeyValue, Source, SourceError
 
 if TYPE_CHECKING:
-    from ketui.core.encryption import Keyring
+    from ketui.core.k8s.encryption import Keyring
 
 
 @dataclass

@@ -8,10 +8,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ketui.core.decoded import Decoded
-from ketui.core.objdiff import diff_objects
-from ketui.core.render import hexdump, to_json, to_yaml
-from ketui.core.secrets import is_secret, mask_secret
+from ketui.core.k8s.decoded import Decoded
+from ketui.core.k8s.objdiff import diff_objects
+from ketui.core.k8s.render import hexdump, to_json, to_yaml
+from ketui.core.k8s.secrets import is_secret, mask_secret
 from ketui.core.source import KeyValue
 
 

@@ -2,7 +2,7 @@
 
 Used by ``tests/reliability/test_faults.py`` (the CI slice) and ``scripts/soak.py`` (the long
 mode). Each scenario drives a real :class:`~tests.etcd_harness.EtcdCluster`, watches it through
-:class:`~ketui.core.sources.etcd.EtcdSource` and returns a report with the figures that
+:class:`~ketui.core.sources.etcd.source.EtcdSource` and returns a report with the figures that
 ``docs/reliability.md`` quotes.
 
 The oracle is etcd itself, read back after the run by a different client: ``etcdctl watch --rev``
@@ -30,9 +30,9 @@ from typing import Any, NamedTuple, cast
 import grpc
 from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 
-from ketui.core.etcd_config import EtcdConfig
 from ketui.core.source import CompactedError, WatchEvent
-from ketui.core.sources.etcd import EtcdSource
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import EtcdSource
 from tests.etcd_harness import ETCDCTL, EtcdCluster
 
 OP_DEADLINE = 60.0

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ketui.core.proto_encode import encode_object
+from ketui.core.k8s.protobuf.encode import encode_object
 from ketui.core.source import Source, SourceError
 from ketui.core.sources.open import SourceSpec, open_source
 from tests.etcd_harness import EtcdServer

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from ketui.core.decode import MAX_JSON_DEPTH, decode_value
-from ketui.core.encryption import Keyring
+from ketui.core.k8s.decode import MAX_JSON_DEPTH, decode_value
+from ketui.core.k8s.encryption import Keyring
+from ketui.core.k8s.protobuf.decode import decode_object
+from ketui.core.k8s.protobuf.encode import encode_object
+from ketui.core.k8s.render import to_json, to_yaml
 from ketui.core.pbwire import len_field
-from ketui.core.proto_decode import decode_object
-from ketui.core.proto_encode import encode_object
-from ketui.core.render import to_json, to_yaml
 from tests.k8s_values import envelope
 
 KEYRING = Keyring.from_config(

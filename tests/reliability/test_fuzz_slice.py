@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from ketui.core.decoded import Decoded, Family
+from ketui.core.k8s.decoded import Decoded, Family
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fuzz.py"
 SLICE = int(os.environ.get("KETUI_FUZZ_SLICE", "12000"))

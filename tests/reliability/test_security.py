@@ -29,11 +29,11 @@ from pathlib import Path
 import pytest
 
 import ketui as ketui_package
-from ketui.core.encryption import encrypt_value
-from ketui.core.etcd_config import EtcdConfig
-from ketui.core.proto_encode import encode_object
+from ketui.core.k8s.encryption import encrypt_value
+from ketui.core.k8s.protobuf.encode import encode_object
 from ketui.core.source import SourceError
-from ketui.core.sources.etcd import READ_ONLY_RPCS, EtcdSource
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import READ_ONLY_RPCS, EtcdSource
 from tests.etcd_harness import EtcdServer, make_tls_files
 
 PACKAGE = Path(ketui_package.__file__).resolve().parent

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ketui.core.proto_encode import encode_object
+from ketui.core.k8s.protobuf.encode import encode_object
 from ketui.core.sources.memory import MemoryOp, MemorySource
 from tests.ui.conftest import pod, secret
 

@@ -6,7 +6,7 @@ import pytest
 
 from ketui.cli import tui_cmd
 from ketui.cli.main import build_parser, main
-from ketui.core.encryption import Keyring
+from ketui.core.k8s.encryption import Keyring
 from ketui.demo import ENCRYPTION_CONFIG, demo_source
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.widgets.key_tree import KeyTree

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ketui.core.proto_encode import encode_object
+from ketui.core.k8s.protobuf.encode import encode_object
 from tests.etcd_harness import EtcdServer
 from tests.ui.conftest import pod
 from tests.ui.test_live_etcd import event

@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from ketui.core.source import EventType
-from ketui.core.sources.etcd import EtcdSource
+from ketui.core.sources.etcd.source import EtcdSource
 from ketui.ui.app import make_app
 from ketui.ui.widgets.watch_feed import WatchFeed
 from tests.etcd_harness import EtcdCluster

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from ketui.core.etcd_config import EtcdConfig
-from ketui.core.proto_encode import encode_object
-from ketui.core.sources.etcd import EtcdSource
+from ketui.core.k8s.protobuf.encode import encode_object
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import EtcdSource
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ketui.core.etcd_config import EtcdConfig
 from ketui.core.source import KeyChanges, KeyInfo, SourceStatus
-from ketui.core.sources.dump import DumpSource
-from ketui.core.sources.etcd import EtcdSource
+from ketui.core.sources.dump.source import DumpSource
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import EtcdSource
 from ketui.core.sources.memory import MemorySource
 from ketui.ui import screens
 from ketui.ui.app import make_app

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ketui.cli.main import main
-from ketui.core.etcd_config import EtcdConfig
-from ketui.core.sources.dump import DumpSource
-from ketui.core.sources.etcd import EtcdSource
-from ketui.core.sources.snapshot import SnapshotSource
+from ketui.core.sources.dump.source import DumpSource
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.etcd.source import EtcdSource
+from ketui.core.sources.snapshot.source import SnapshotSource
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.screens.help import HelpScreen
 from ketui.ui.widgets.key_tree import KeyTree

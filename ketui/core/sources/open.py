@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ketui.core.source import Source, SourceError
-from ketui.core.sources.dump import GZIP_MAGIC, DumpSource, ProgressCallback
+from ketui.core.sources.dump.source import GZIP_MAGIC, DumpSource, ProgressCallback
 
 if TYPE_CHECKING:
-    from ketui.core.etcd_config import EtcdConfig
+    from ketui.core.sources.etcd.config import EtcdConfig
 
 DEFAULT_KUBEADM_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 BBOLT_MAGIC = struct.pack("<I", 0xED0CDAED)  # meta page: 16-byte page header, then the magic
@@ -99,7 +99,7 @@ def open_paths(
         path = Path(raw)
         kind = sniff(path)
         if kind == "directory":
-            from ketui.core.sources.snapshot_index import resolve_db_path
+            from ketui.core.sources.snapshot.index import resolve_db_path
 
             kind, path = "snapshot", resolve_db_path(path)
         kinds.append((kind, path))
@@ -110,7 +110,7 @@ def open_paths(
                 "a snapshot can only be opened on its own (several files merge only as dumps): "
                 + ", ".join(str(p) for p in snapshots)
             )
-        from ketui.core.sources.snapshot import SnapshotSource
+        from ketui.core.sources.snapshot.source import SnapshotSource
 
         return SnapshotSource(snapshots[0], on_progress=on_progress)
     return DumpSource([path for _, path in kinds], on_progress=on_progress)
@@ -133,10 +133,10 @@ def open_source(
         from ketui.demo import demo_source
 
         return demo_source()
-    from ketui.core.sources.etcd import EtcdSource
+    from ketui.core.sources.etcd.source import EtcdSource
 
     if spec.kubeadm is not None:
-        from ketui.core.kubeadm import discover_kubeadm
+        from ketui.core.sources.etcd.kubeadm import discover_kubeadm
 
         config, explanation = discover_kubeadm(spec.kubeadm)
         if inform:

@@ -1,12 +1,13 @@
 """One scan of a file in a worker thread, shared by everyone who needs its result.
 
-An offline source (:mod:`~ketui.core.sources.snapshot`, :mod:`~ketui.core.sources.dump`) owns a
-:class:`SharedScan` built around the blocking function that reads its file(s). There is never more
-than one scan at a time: :meth:`SharedScan.load` and :meth:`SharedScan.changes` wait for the one
-running. While it runs, the scan thread hands :class:`~ketui.core.source.KeyChanges` batches to a
-``scan_keys()`` consumer through its :class:`Scan` (:meth:`Scan.emit`) and stops, at its next
-chunk (:meth:`Scan.check`), once nobody needs it any more. How a chunk becomes a batch, and how a
-finished result is replayed as batches, is the source's business.
+An offline source (:mod:`~ketui.core.sources.snapshot.source`,
+:mod:`~ketui.core.sources.dump.source`) owns a :class:`SharedScan` built around the blocking
+function that reads its file(s). There is never more than one scan at a time:
+:meth:`SharedScan.load` and :meth:`SharedScan.changes` wait for the one running. While it runs, the
+scan thread hands :class:`~ketui.core.source.KeyChanges` batches to a ``scan_keys()`` consumer
+through its :class:`Scan` (:meth:`Scan.emit`) and stops, at its next chunk (:meth:`Scan.check`),
+once nobody needs it any more. How a chunk becomes a batch, and how a finished result is replayed as
+batches, is the source's business.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ketui.core.keyindex import KeyIndex
-from ketui.core.keys import detect_prefix, resolve_resource, storage_paths
+from ketui.core.index.keyindex import KeyIndex
+from ketui.core.k8s.keys import detect_prefix, resolve_resource, storage_paths
 from ketui.core.source import (
     CompactedError,
     EventType,

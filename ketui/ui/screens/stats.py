@@ -10,7 +10,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ketui.core.keyindex import Aggregate, IndexStats
+from ketui.core.index.keyindex import Aggregate, IndexStats
 from ketui.ui.formatting import human_bytes
 
 

@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ketui.core.keyindex import IndexNode, KeyIndex
-from ketui.core.keys import segment_label
+from ketui.core.index.keyindex import IndexNode, KeyIndex
+from ketui.core.k8s.keys import segment_label
 from ketui.core.source import KeyInfo
 from ketui.ui.formatting import human_bytes
 from ketui.ui.messages import KeySelected

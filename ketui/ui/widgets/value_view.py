@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static, TabbedContent, TabPane, TextArea
 
-from ketui.core.decoded import Decoded
+from ketui.core.k8s.decoded import Decoded
 from ketui.core.source import EventType, History, KeyValue, Revision, SourceError, WatchEvent
 from ketui.ui.context import ViewContext
 from ketui.ui.formatting import human_bytes

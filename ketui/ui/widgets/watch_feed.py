@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Static
 
-from ketui.core.keys import KeyParts, parse_key, resolve_resource
+from ketui.core.k8s.keys import KeyParts, parse_key, resolve_resource
 from ketui.core.source import EventType, WatchEvent
 from ketui.ui.formatting import signed_bytes
 from ketui.ui.messages import FeedEventSelected

@@ -1,0 +1,819 @@
+"""Live etcd over gRPC (``grpc.aio``), strictly read-only.
+
+Messages come from the etcd v3 API stubs shipped by ``python3-etcd3`` (``etcd3.etcdrpc``). The
+generated service stubs are deliberately *not* used: they also expose Put, DeleteRange, Txn and
+Compact. Instead :data:`READ_ONLY_RPCS` lists the only methods this module can call, so no code path
+can write to etcd (a test checks it against a user that only has a read role).
+
+Behaviour worth knowing:
+
+* Several endpoints: calls go to the endpoint that last worked; on UNAVAILABLE or a deadline the
+  next one is tried. ``status().endpoint`` says which one is in use.
+* Big ranges are paged with ``limit`` and continue from ``last key + \\0``, every page read at the
+  first page's header revision, so a listing is one consistent snapshot even while writes go on.
+  gRPC's receive limit is raised to 256 MiB; a reply over it is asked for again, smaller.
+  Keys-only replies are decoded column-wise straight into KeyInfo lists (:mod:`.etcd_keys`).
+* The compaction floor is not in any Range or Status reply. A Range at revision 1 tells whether
+  anything was compacted; if so, a watch from revision 1 is refused by etcd with the exact
+  ``compact_revision`` (that is how etcd clients learn it), and the watch is cancelled at once.
+* History of a key: the value alive at the floor (a Range at the floor), then a watch on that one
+  key replays every later put and delete, the only read API that shows deletions.
+* Watches resume after a broken stream at last seen revision + 1 on whichever endpoint answers.
+  Keepalive pings (``keepalive_time``/``keepalive_timeout``) notice a frozen member in seconds.
+* ``--insecure-skip-tls-verify``: gRPC Python cannot switch verification off; the certificate the
+  server presents is fetched and pinned instead (see :func:`_fetch_server_certificate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+# gRPC's C core logs handshake failures straight to stderr, which would tear a full-screen UI;
+# ketui reports every failure itself. Set before grpc initialises; a user's own setting wins.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import grpc  # noqa: E402
+import grpc.aio  # noqa: E402
+from etcd3.etcdrpc import kv_pb2, rpc_pb2  # noqa: E402
+
+from ketui.core.k8s.keys import DEFAULT_PREFIX  # noqa: E402
+from ketui.core.source import (  # noqa: E402
+    CompactedError,
+    EventType,
+    History,
+    KeyInfo,
+    KeyValue,
+    Member,
+    Revision,
+    SourceError,
+    SourceStatus,
+    WatchEvent,
+)
+from ketui.core.sources.etcd.config import EtcdConfig  # noqa: E402
+from ketui.core.sources.etcd.keys_only import parse_keys_only  # noqa: E402
+
+MAX_RECEIVE_BYTES = 256 * 1024 * 1024
+"""gRPC's default 4 MiB receive limit is far too small for a page of values from a big cluster."""
+
+WATCH_RECONNECT_TIMEOUT = 60.0
+"""A watch gives up (SourceError) after this many seconds without any endpoint answering."""
+
+HISTORY_IDLE_TIMEOUT = 1.0
+"""How long a history replay of a key that no longer exists waits for (more) events; etcd syncs
+lagging watchers every 100 ms, so a quiet second means the replay is over."""
+
+KEYS_ONLY_FETCH = 50_000
+"""Keys fetched per keys-only Range whatever the page size asked for (~2.5 MB). etcd 3.4 walks
+its whole index range for every limited Range, so many small requests cost far more than few
+big ones; pages of the requested size are cut from each fetch, and the next fetch is already
+under way while the caller works on the current one."""
+
+FIRST_FETCH = 10_000
+"""At most this many keys in a listing's first Range: the first page (the UI's first paint) then
+takes about half as long as a full fetch."""
+
+LISTING_SPLITS = b"bcdefghijklmnopqrstuvwxyz"
+"""Letters before which a big listing is cut into parts requested apart (:func:`listing_ranges`)."""
+
+VALUES_FETCH = 5_000
+"""Keys with values fetched per Range (~10 MB of typical Kubernetes objects); a reply over
+MAX_RECEIVE_BYTES is asked for again with half the limit."""
+
+_KEYS_ONLY_RANGE = ("KV", "Range keys-only")
+"""The Range call again, with keys-only replies decoded straight into KeyInfo lists."""
+_WATCH_BATCH_MAX_REVS = 1000  # etcd's watchBatchMaxRevs: a fuller response may continue
+_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+_PROGRESS_REQUEST = rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
+
+# (service, method) -> (request class, response class). Nothing else can be called.
+READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
+    ("KV", "Range"): (rpc_pb2.RangeRequest, rpc_pb2.RangeResponse),
+    ("Watch", "Watch"): (rpc_pb2.WatchRequest, rpc_pb2.WatchResponse),
+    ("Maintenance", "Status"): (rpc_pb2.StatusRequest, rpc_pb2.StatusResponse),
+    ("Cluster", "MemberList"): (rpc_pb2.MemberListRequest, rpc_pb2.MemberListResponse),
+    ("Auth", "Authenticate"): (rpc_pb2.AuthenticateRequest, rpc_pb2.AuthenticateResponse),
+    ("Lease", "LeaseTimeToLive"): (
+        rpc_pb2.LeaseTimeToLiveRequest,
+        rpc_pb2.LeaseTimeToLiveResponse,
+    ),
+}
+
+T = TypeVar("T")
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The ``range_end`` selecting every key that starts with ``prefix`` (GetPrefixRangeEnd)."""
+    end = bytearray(prefix)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return bytes(end)
+        end.pop()
+    return b"\0"  # empty prefix or all 0xff: every key from ``key`` on
+
+
+def _key_range(prefix: bytes) -> tuple[bytes, bytes]:
+    return (prefix or b"\0"), prefix_range_end(prefix)
+
+
+def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
+    """The ``(key, range_end)`` parts a listing of ``prefix`` is requested in, in key order.
+
+    etcd 3.4 collects every revision in ``[key, range_end)`` before it applies a Range's limit,
+    so the first page of a million keys costs half a second and paging through them costs time
+    proportional to the keys left, page after page. Kubernetes names resources and namespaces in
+    lower case, so a listing of the whole store, of the storage prefix or of one resource (or
+    namespace) is cut before each letter of the next path segment (:data:`LISTING_SPLITS`):
+    every part is walked on its own, and the first page arrives after a walk of one part. An
+    empty part costs one small Range. Other prefixes are listed in one range.
+    """
+    key, end = _key_range(prefix)
+    root = DEFAULT_PREFIX.encode() + b"/"
+    if root.startswith(prefix):
+        base = root
+    elif prefix.startswith(root) and prefix.count(b"/", len(root)) <= 1:
+        base = prefix if prefix.endswith(b"/") else prefix + b"/"
+    else:
+        return [(key, end)]
+    cuts = [base + bytes([letter]) for letter in LISTING_SPLITS]
+    bounds = [key, *(cut for cut in cuts if key < cut and (end == b"\0" or cut < end)), end]
+    return list(pairwise(bounds))
+
+
+def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
+    return KeyValue(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+
+
+async def _repaged(pages: AsyncIterator[list[T]], size: int) -> AsyncIterator[list[T]]:
+    """Pages of ``size`` items (the last one shorter) cut from pages of any size, in order."""
+    left: list[T] = []  # items of the last page that did not fill a page of their own
+    async for page in pages:
+        if left:
+            page = left + page
+        full = len(page) - len(page) % size
+        for start in range(0, full, size):
+            yield page[start : start + size]
+        left = page[full:]
+    if left:
+        yield left
+
+
+def _ready(items: T) -> Callable[[], T]:
+    """Already decoded items in the shape of a page that decodes on demand."""
+    return lambda: items
+
+
+def _is_compacted(error: grpc.aio.AioRpcError) -> bool:
+    return "required revision has been compacted" in (error.details() or "")
+
+
+@dataclass
+class _Endpoint:
+    """One endpoint's channel, call objects and auth token (simple tokens are per member)."""
+
+    url: str
+    target: str
+    channel: grpc.aio.Channel
+    calls: dict[tuple[str, str], Any] = field(default_factory=dict)
+    token: str | None = None
+
+
+class EtcdSource:
+    """Read-only :class:`ketui.core.source.Source` over a live etcd cluster."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._current = 0
+        self._tls_credentials: grpc.ChannelCredentials | None = None
+        self._tls_target_override: str | None = None
+        self._auth_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ protocol
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint calls currently go to."""
+        return self.config.endpoints[self._current]
+
+    async def status(self, *, count_keys: bool = True) -> SourceStatus:
+        status = await self._unary(("Maintenance", "Status"), rpc_pb2.StatusRequest())
+        members_resp = await self._unary(("Cluster", "MemberList"), rpc_pb2.MemberListRequest())
+        count = await self.count(b"") if count_keys else None
+        compact = await self.compact_revision()
+        members = tuple(
+            Member(m.ID, m.name, tuple(m.clientURLs), is_leader=m.ID == status.leader)
+            for m in members_resp.members
+        )
+        leader = next((m.name or f"{m.id:x}" for m in members if m.is_leader), None)
+        return SourceStatus(
+            kind="etcd",
+            description=", ".join(self.config.endpoints),
+            revision=status.header.revision,
+            compact_revision=compact,
+            db_size=status.dbSize,
+            version=status.version,
+            endpoint=self.endpoint,
+            leader=leader,
+            members=members,
+            key_count=count,
+            read_only=True,
+            extra={
+                "member_id": f"{status.header.member_id:x}",
+                "cluster_id": f"{status.header.cluster_id:x}",
+                "raft_index": str(status.raftIndex),
+                "raft_term": str(status.raftTerm),
+            },
+        )
+
+    async def list_keys(
+        self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000
+    ) -> AsyncIterator[list[KeyInfo]]:
+        """Keys only; etcd does not send value sizes in keys-only mode, so ``size`` is ``None``."""
+        fetch = max(page_size, KEYS_ONLY_FETCH)
+        pages = self._range_pages(prefix, revision, fetch, keys_only=True)
+        async for infos in _repaged(pages, page_size):
+            yield infos
+
+    async def list_values(
+        self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 1_000
+    ) -> AsyncIterator[list[KeyValue]]:
+        """Keys with values, paged like :meth:`list_keys` (for byte counts and full reads)."""
+        fetch = max(page_size, VALUES_FETCH)
+        chunks = self._range_pages(prefix, revision, fetch, keys_only=False)
+        pages = ([_key_value(kv) for kv in chunk] async for chunk in chunks)
+        async for values in _repaged(pages, page_size):
+            yield values
+
+    async def count(self, prefix: bytes = b"") -> int:
+        key, end = _key_range(prefix)
+        resp = await self._range(rpc_pb2.RangeRequest(key=key, range_end=end, count_only=True))
+        return int(resp.count)
+
+    async def current_revision(self) -> int:
+        """The store's current revision (header of a cheap count-only range)."""
+        resp = await self._range(rpc_pb2.RangeRequest(key=b"\0", count_only=True))
+        return int(resp.header.revision)
+
+    async def get(self, key: bytes, *, revision: int | None = None) -> KeyValue | None:
+        resp = await self._range(rpc_pb2.RangeRequest(key=key, revision=revision or 0))
+        return _key_value(resp.kvs[0]) if resp.kvs else None
+
+    async def lease_ttl(self, lease_id: int) -> tuple[int, int] | None:
+        """``(remaining ttl, granted ttl)`` in seconds, or ``None`` when the lease is gone."""
+        if not lease_id:
+            return None
+        resp = await self._unary(
+            ("Lease", "LeaseTimeToLive"), rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id)
+        )
+        if resp.TTL < 0:
+            return None
+        return int(resp.TTL), int(resp.grantedTTL)
+
+    async def compact_revision(self) -> int:
+        """The compaction floor: revisions below it are gone (0 when nothing was compacted)."""
+        try:
+            await self._unary(
+                ("KV", "Range"), rpc_pb2.RangeRequest(key=b"\0", revision=1, count_only=True)
+            )
+            return 0
+        except _Compacted:
+            pass
+        # A watch from revision 1 is refused with the exact compaction revision.
+        try:
+            call = await self._open_watch(b"\0", b"", 1, prev_kv=False)
+        except CompactedError as error:
+            return error.compact_revision
+        try:
+            while True:
+                resp = await asyncio.wait_for(call.read(), self.config.command_timeout)
+                if resp is grpc.aio.EOF:
+                    break
+                if resp.compact_revision:
+                    return int(resp.compact_revision)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            call.cancel()
+        raise SourceError("etcd reports compacted history but did not say up to which revision")
+
+    async def history(self, key: bytes) -> History:
+        """Every revision of ``key`` since the compaction floor, oldest first, deletions included.
+
+        The value alive at the floor comes from a Range at the floor; everything after it is
+        replayed by a watch on the single key, which is the only read API that returns deletions.
+        """
+        now = await self._range(rpc_pb2.RangeRequest(key=key))
+        head = int(now.header.revision)
+        current = _key_value(now.kvs[0]) if now.kvs else None
+        floor = await self.compact_revision()
+        revisions: list[Revision] = []
+        if floor:
+            at_floor = await self._range(rpc_pb2.RangeRequest(key=key, revision=floor))
+            if at_floor.kvs:
+                revisions.append(Revision(EventType.PUT, _key_value(at_floor.kvs[0])))
+        start = floor + 1 if floor else 1
+        if start <= head and not (current and current.mod_revision < start):
+            stop_at = current.mod_revision if current else None
+            async for event in self._replay_key(key, start, head, stop_at):
+                revisions.append(Revision(event.type, event.kv))
+        return History(key=key, revisions=revisions, compact_revision=floor)
+
+    async def watch(
+        self, prefix: bytes = b"", *, start_revision: int | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        next_rev = start_revision if start_revision else await self.current_revision() + 1
+        key, end = _key_range(prefix)
+        down_since: float | None = None
+        while True:
+            call = None
+            try:
+                call = await self._open_watch(key, end, next_rev, prev_kv=True)
+                down_since = None
+                while True:
+                    resp = await self._read_watch(call)
+                    if resp is grpc.aio.EOF:
+                        raise _Unavailable("the watch stream ended")
+                    self._check_watch_response(resp, next_rev)
+                    for ev in resp.events:
+                        if ev.kv.mod_revision >= next_rev:  # never yield anything twice
+                            yield self._event(ev)
+                    if resp.events:
+                        next_rev = max(next_rev, resp.events[-1].kv.mod_revision + 1)
+            except (grpc.aio.AioRpcError, _Unavailable, _Unreachable) as error:
+                if isinstance(error, grpc.aio.AioRpcError) and error.code() not in _RETRYABLE:
+                    raise self._translate(error) from None
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since > WATCH_RECONNECT_TIMEOUT:
+                    raise SourceError(
+                        f"lost the watch on etcd ({', '.join(self.config.endpoints)}): {error}"
+                    ) from None
+                self._advance()
+                await asyncio.sleep(0.2)
+            finally:
+                if call is not None:
+                    call.cancel()
+
+    async def close(self) -> None:
+        endpoints, self._endpoints = list(self._endpoints.values()), {}
+        for endpoint in endpoints:
+            await endpoint.channel.close()
+
+    async def __aenter__(self) -> EtcdSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ ranges
+
+    async def _range(
+        self, request: rpc_pb2.RangeRequest, rpc: tuple[str, str] = ("KV", "Range")
+    ) -> Any:
+        """A Range reply (a :class:`KeysPage` for the keys-only call)."""
+        try:
+            return await self._unary(rpc, request)
+        except _Compacted:
+            floor = await self.compact_revision()
+            raise CompactedError(floor, request.revision or None) from None
+
+    async def _range_pages(
+        self, prefix: bytes, revision: int | None, limit: int, *, keys_only: bool
+    ) -> AsyncIterator[Any]:
+        """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
+
+        The key range is requested in the parts :func:`listing_ranges` cuts it into, in order.
+        The next page is asked for before the current one is decoded into Python objects, and
+        fetched while the caller works on it (etcd answers on its own CPU in the meantime);
+        keys-only pages are decoded in a thread, so the event loop stays free.
+        """
+        ranges = listing_ranges(prefix)
+        part = 0
+        fetch = min(limit, FIRST_FETCH)  # until the first key arrives
+        page = await self._range_page(*ranges[0], revision or 0, fetch, keys_only)
+        rev = revision or page[0]
+        pending: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                _, more, last_key, items = page
+                if last_key is not None:
+                    fetch = limit
+                following: tuple[bytes, bytes] | None = None
+                if more and last_key is not None:
+                    following = (last_key + b"\0", ranges[part][1])
+                elif part + 1 < len(ranges):
+                    part += 1
+                    following = ranges[part]
+                if following is not None:
+                    pending = asyncio.ensure_future(
+                        self._range_page(*following, rev, fetch, keys_only)
+                    )
+                    # Two loop steps hand the request to gRPC's core (the task above, then the
+                    # call's own task) before the CPU-bound decoding below (measured: about 20 %
+                    # faster keys-only listings of 110k keys than decoding first).
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                items = await asyncio.to_thread(items) if keys_only else items()
+                if items:
+                    yield items
+                if pending is None:
+                    return
+                page, pending = await pending, None
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def _range_page(
+        self, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool
+    ) -> tuple[int, bool, bytes | None, Callable[[], Any]]:
+        """``(header revision, more, last key, items)`` of one page, ``items`` a function that
+        decodes the page; a reply over the receive limit is asked for again with half the limit.
+        """
+        while True:
+            request = rpc_pb2.RangeRequest(
+                key=key, range_end=end, limit=limit, revision=revision, keys_only=keys_only
+            )
+            try:
+                if keys_only:
+                    keys = await self._range(request, _KEYS_ONLY_RANGE)
+                    return keys.revision, keys.more, keys.last_key, keys.infos
+                resp = await self._range(request)
+                last = resp.kvs[-1].key if resp.kvs else None
+                return int(resp.header.revision), resp.more, last, _ready(resp.kvs)
+            except _TooLarge:
+                if limit <= 1:
+                    raise SourceError(
+                        f"the etcd value at or after {key!r} is over {MAX_RECEIVE_BYTES} bytes"
+                    ) from None
+                limit //= 2
+
+    # ------------------------------------------------------------------ watches
+
+    @staticmethod
+    def _event(ev: Any) -> WatchEvent:
+        kind = EventType.DELETE if ev.type == kv_pb2.Event.DELETE else EventType.PUT
+        prev = _key_value(ev.prev_kv) if ev.HasField("prev_kv") else None
+        return WatchEvent(kind, _key_value(ev.kv), prev)
+
+    async def _read_watch(self, call: Any) -> Any:
+        """The next response of a watch stream, or :class:`_Unavailable` if the member froze.
+
+        gRPC's transport pings do not reliably notice a frozen member (SIGSTOP, a hung host) on a
+        busy watch stream (tests/reliability/test_faults.py saw a watch stay on one for 30 s), so
+        a stream silent for ``keepalive_time`` is asked for a progress report, which etcd answers
+        at once on a live stream; no answer within ``keepalive_timeout`` means the member is gone.
+        """
+        read = asyncio.ensure_future(call.read())
+        try:
+            done, _ = await asyncio.wait({read}, timeout=self.config.keepalive_time)
+            if not done:
+                try:
+                    await asyncio.wait_for(
+                        call.write(_PROGRESS_REQUEST), self.config.keepalive_timeout
+                    )
+                except asyncio.TimeoutError:
+                    pass  # the read below decides
+                done, _ = await asyncio.wait({read}, timeout=self.config.keepalive_timeout)
+                if not done:
+                    raise _Unavailable(f"{self.endpoint}: the watch stream stopped answering")
+            return read.result()
+        finally:
+            if not read.done():
+                read.cancel()
+
+    @staticmethod
+    def _check_watch_response(resp: Any, requested: int) -> None:
+        if resp.compact_revision:
+            raise CompactedError(int(resp.compact_revision), requested)
+        if resp.canceled:
+            reason = resp.cancel_reason or "no reason given"
+            raise SourceError(f"etcd cancelled the watch: {reason}")
+
+    async def _open_watch(
+        self, key: bytes, end: bytes, start_revision: int, *, prev_kv: bool
+    ) -> Any:
+        """A watch stream whose creation etcd confirmed, on the first endpoint that answers."""
+        create = rpc_pb2.WatchCreateRequest(
+            key=key, range_end=end, start_revision=start_revision, prev_kv=prev_kv
+        )
+        request = rpc_pb2.WatchRequest(create_request=create)
+
+        async def attempt(endpoint: _Endpoint) -> Any:
+            # "hasleader" (as etcd's Go client sends it): a member cut off from its cluster ends the
+            # watch with "no leader" instead of going silent, so the retry moves on.
+            metadata = (*(self._metadata(endpoint) or ()), ("hasleader", "true"))
+            call = endpoint.calls[("Watch", "Watch")](metadata=metadata)
+            try:
+                await asyncio.wait_for(call.write(request), self.config.command_timeout)
+                resp = await asyncio.wait_for(call.read(), self.config.command_timeout)
+                if resp is grpc.aio.EOF:
+                    raise _Unavailable(f"{endpoint.url}: watch stream closed")
+                self._check_watch_response(resp, start_revision)
+            except asyncio.TimeoutError:
+                call.cancel()
+                raise _Unavailable(f"{endpoint.url}: no answer to a watch request") from None
+            except BaseException:
+                call.cancel()
+                raise
+            return call
+
+        return await self._with_failover(attempt)
+
+    async def _replay_key(
+        self, key: bytes, start: int, head: int, stop_at: int | None
+    ) -> AsyncIterator[WatchEvent]:
+        """Events of one key from ``start`` up to the store revision ``head``.
+
+        With ``stop_at`` (the key's current mod_revision) the replay ends at that event. For a key
+        that is gone, etcd's batching is used: a reply covering the store up to ``head`` with fewer
+        than 1000 events is complete; if no reply comes at all the key had no events.
+        """
+        call = await self._open_watch(key, b"", start, prev_kv=False)
+        try:
+            while True:
+                try:
+                    timeout = self.config.command_timeout if stop_at else HISTORY_IDLE_TIMEOUT
+                    resp = await asyncio.wait_for(call.read(), timeout)
+                except asyncio.TimeoutError:
+                    if stop_at:
+                        raise SourceError(f"timed out reading the history of {key!r}") from None
+                    return
+                if resp is grpc.aio.EOF:
+                    raise SourceError(f"history stream for {key!r} closed early")
+                self._check_watch_response(resp, start)
+                for ev in resp.events:
+                    if ev.kv.mod_revision > head:
+                        return
+                    yield self._event(ev)
+                    if stop_at and ev.kv.mod_revision >= stop_at:
+                        return
+                if (
+                    not stop_at
+                    and resp.header.revision >= head
+                    and len(resp.events) < _WATCH_BATCH_MAX_REVS
+                ):
+                    return
+        finally:
+            call.cancel()
+
+    # ------------------------------------------------------------------ calls, failover, auth
+
+    async def _unary(self, rpc: tuple[str, str], request: Any) -> Any:
+        async def attempt(endpoint: _Endpoint) -> Any:
+            call = endpoint.calls[rpc]
+            return await call(
+                request, timeout=self.config.command_timeout, metadata=self._metadata(endpoint)
+            )
+
+        return await self._with_failover(attempt)
+
+    async def _with_failover(self, attempt: Callable[[_Endpoint], Awaitable[T]]) -> T:
+        """Run ``attempt`` on the current endpoint, then on the others while unreachable."""
+        errors: list[str] = []
+        for _ in range(len(self.config.endpoints)):
+            url = self.endpoint
+            try:
+                endpoint = await self._connect(url)
+                try:
+                    return await attempt(endpoint)
+                except grpc.aio.AioRpcError as error:
+                    if not self._token_expired(error):
+                        raise
+                    endpoint.token = None  # expired or issued by a restarted member: log in again
+                    await self._authenticate(endpoint)
+                    return await attempt(endpoint)
+            except _Unavailable as error:
+                errors.append(str(error))
+            except grpc.aio.AioRpcError as error:
+                if _is_compacted(error):
+                    raise _Compacted(error.details()) from None
+                if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise _TooLarge(error.details()) from None
+                if error.code() not in _RETRYABLE:
+                    raise self._translate(error) from None
+                errors.append(f"{url}: {error.code().name}: {error.details()}")
+            self._advance()
+        raise _Unreachable(self._unreachable_message(errors))
+
+    def _advance(self) -> None:
+        self._current = (self._current + 1) % len(self.config.endpoints)
+
+    def _unreachable_message(self, errors: list[str]) -> str:
+        text = "cannot reach etcd: " + "; ".join(errors)
+        lowered = text.lower()
+        # How BoringSSL/OpenSSL say the server's certificate chain did not verify against the CA.
+        untrusted = (
+            "certificate_verify_failed", "certificate verify failed", "unable to get local issuer",
+            "certificate signature failure", "self signed certificate", "self-signed certificate",
+        )  # fmt: skip
+        if any(word in lowered for word in untrusted):
+            text += " (TLS failed: the server's certificate is not trusted: check --cacert)"
+        elif any(word in lowered for word in ("ssl", "handshake", "certificate", "tls", "tsi_")):
+            if self.config.cert:
+                text += " (TLS failed: check --cacert, --cert and --key)"
+            else:
+                text += " (TLS failed: the server may require a client certificate: --cert/--key)"
+        return text
+
+    @staticmethod
+    def _token_expired(error: grpc.aio.AioRpcError) -> bool:
+        details = error.details() or ""
+        return error.code() == grpc.StatusCode.UNAUTHENTICATED and "invalid auth token" in details
+
+    def _translate(self, error: grpc.aio.AioRpcError) -> SourceError:
+        details = error.details() or error.code().name
+        if error.code() == grpc.StatusCode.PERMISSION_DENIED:
+            return SourceError(f"etcd refused: {details} (the user lacks a read role)")
+        if error.code() == grpc.StatusCode.INVALID_ARGUMENT and "user name" in details:
+            return SourceError(f"etcd login failed: {details}")
+        return SourceError(f"etcd error from {self.endpoint}: {details}")
+
+    def _metadata(self, endpoint: _Endpoint) -> tuple[tuple[str, str], ...] | None:
+        return (("token", endpoint.token),) if endpoint.token else None
+
+    async def _authenticate(self, endpoint: _Endpoint) -> None:
+        """Log in with user/password; etcd without auth enabled is accepted as etcdctl does."""
+        if not self.config.user or endpoint.token:
+            return
+        async with self._auth_lock:
+            if endpoint.token:
+                return
+            request = rpc_pb2.AuthenticateRequest(
+                name=self.config.user, password=self.config.password or ""
+            )
+            try:
+                resp = await endpoint.calls[("Auth", "Authenticate")](
+                    request, timeout=self.config.command_timeout
+                )
+            except grpc.aio.AioRpcError as error:
+                if "authentication is not enabled" in (error.details() or ""):
+                    return
+                if error.code() in _RETRYABLE:
+                    raise _Unavailable(
+                        f"{endpoint.url}: {error.code().name}: {error.details()}"
+                    ) from None
+                raise SourceError(
+                    f"etcd login as {self.config.user!r} failed: {error.details()}"
+                ) from None
+            endpoint.token = resp.token
+
+    async def _connect(self, url: str) -> _Endpoint:
+        endpoint = self._endpoints.get(url)
+        if endpoint is None:
+            endpoint = await self._make_endpoint(url)
+            self._endpoints[url] = endpoint
+        await self._authenticate(endpoint)
+        return endpoint
+
+    async def _make_endpoint(self, url: str) -> _Endpoint:
+        target, tls = self._parse_endpoint(url)
+        cfg = self.config
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", int(cfg.keepalive_time * 1000)),
+            ("grpc.keepalive_timeout_ms", int(cfg.keepalive_timeout * 1000)),
+            # etcd's enforcement policy refuses pings without an active call (GOAWAY).
+            ("grpc.keepalive_permit_without_calls", 0),
+            ("grpc.http2.max_pings_without_data", 0),
+            # by default a client pings at most every 5 minutes while it sends nothing itself,
+            # and a watch sends nothing: without this a frozen member went unnoticed for minutes
+            ("grpc.http2.min_sent_ping_interval_without_data_ms", int(cfg.keepalive_time * 1000)),
+            # a flow-control (BDP) ping left unanswered by a frozen member blocks keepalive
+            # pings; give every ping the keepalive timeout instead of gRPC's default minute
+            ("grpc.http2.ping_timeout_ms", int(cfg.keepalive_timeout * 1000)),
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+            ("grpc.enable_retries", 0),
+        ]
+        if tls:
+            credentials = await self._credentials(target)
+            if self._tls_target_override:
+                options.append(("grpc.ssl_target_name_override", self._tls_target_override))
+            channel = grpc.aio.secure_channel(target, credentials, options=options)
+        else:
+            channel = grpc.aio.insecure_channel(target, options=options)
+        endpoint = _Endpoint(url=url, target=target, channel=channel)
+        for (service, method), (req_cls, resp_cls) in READ_ONLY_RPCS.items():
+            path = f"/etcdserverpb.{service}/{method}"
+            make = channel.stream_stream if service == "Watch" else channel.unary_unary
+            endpoint.calls[(service, method)] = make(
+                path,
+                request_serializer=req_cls.SerializeToString,
+                response_deserializer=resp_cls.FromString,
+            )
+            if (service, method) == ("KV", "Range"):
+                endpoint.calls[_KEYS_ONLY_RANGE] = make(
+                    path,
+                    request_serializer=req_cls.SerializeToString,
+                    response_deserializer=parse_keys_only,
+                )
+        return endpoint
+
+    def _parse_endpoint(self, url: str) -> tuple[str, bool]:
+        if "://" not in url:
+            return url, self.config.uses_tls
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(f"unsupported etcd endpoint {url!r} (use http:// or https://)")
+        port = parts.port or 2379
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return f"{host}:{port}", parts.scheme == "https"
+
+    async def _credentials(self, target: str) -> grpc.ChannelCredentials:
+        if self._tls_credentials is not None:
+            return self._tls_credentials
+        cfg = self.config
+        key = _read_file(cfg.key, "--key") if cfg.key else None
+        cert = _read_file(cfg.cert, "--cert") if cfg.cert else None
+        roots: bytes | None
+        if cfg.insecure_skip_tls_verify:
+            roots, self._tls_target_override = await asyncio.to_thread(
+                _fetch_server_certificate, target, cfg.cert, cfg.key, cfg.dial_timeout
+            )
+        else:
+            roots = _read_file(cfg.cacert, "--cacert") if cfg.cacert else None
+        self._tls_credentials = grpc.ssl_channel_credentials(
+            root_certificates=roots, private_key=key, certificate_chain=cert
+        )
+        return self._tls_credentials
+
+
+class _Unavailable(Exception):
+    """An endpoint did not answer (internal: triggers failover)."""
+
+
+class _Unreachable(SourceError):
+    """No endpoint answered (a watch keeps trying; everything else reports it)."""
+
+
+class _TooLarge(Exception):
+    """A reply exceeded the receive limit (internal: the page is fetched again, smaller)."""
+
+
+class _Compacted(Exception):
+    """A Range asked for a compacted revision (internal: the floor is looked up by the caller)."""
+
+
+def _read_file(path: str, flag: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read {flag} {path}: {error.strerror or error}") from None
+
+
+def _fetch_server_certificate(
+    target: str, cert: str | None, key: str | None, timeout: float
+) -> tuple[bytes, str | None]:
+    """The certificate the server presents, fetched without verification, to be trusted as is.
+
+    gRPC Python has no switch to turn certificate verification off (etcdctl's Go client sets
+    ``InsecureSkipVerify``). ``--insecure-skip-tls-verify`` therefore pins whatever certificate
+    the endpoint presents at connect time as the only trusted root, and accepts it under the
+    name written in it. Traffic stays encrypted and later connections must present the same
+    certificate; what is skipped, as with etcdctl, is checking who issued it.
+    """
+    from cryptography import x509
+
+    host, _, port = target.rpartition(":")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if cert and key:
+        context.load_cert_chain(cert, key)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            with context.wrap_socket(sock) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as error:
+        raise SourceError(f"cannot fetch the TLS certificate of {target}: {error}") from None
+    if not der:
+        raise SourceError(f"{target} presented no TLS certificate")
+    certificate = x509.load_der_x509_certificate(der)
+    name: str | None = None
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = san.get_values_for_type(x509.DNSName)
+        name = dns[0] if dns else None
+    except x509.ExtensionNotFound:
+        pass
+    if name is None:
+        cns = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        name = str(cns[0].value) if cns else None
+    pem = ssl.DER_cert_to_PEM_cert(der).encode()
+    return pem, name
