@@ -24,17 +24,19 @@ def gate_chunks(
     calls: list[None] = []
     chunks: list[str] = []
 
-    class Gated(module._ChangesBuilder):  # type: ignore[name-defined,misc]
-        def __call__(self, *args: Any) -> None:
-            calls.append(None)
-            if len(calls) == 2:
-                assert gate.wait(30)
-            try:
-                super().__call__(*args)
-            except shared_scan.ScanStopped:
-                chunks.append("stopped")
-                raise
-            chunks.append("chunk")
+    chunk = shared_scan.Scan.chunk
 
-    monkeypatch.setattr(module, "_ChangesBuilder", Gated)
+    def gated(scan: shared_scan.Scan[Any], end: int) -> int:
+        calls.append(None)
+        if len(calls) == 2:
+            assert gate.wait(30)
+        try:
+            start = chunk(scan, end)
+        except shared_scan.ScanStopped:
+            chunks.append("stopped")
+            raise
+        chunks.append("chunk")
+        return start
+
+    monkeypatch.setattr(shared_scan.Scan, "chunk", gated)
     return gate, chunks

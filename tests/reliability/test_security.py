@@ -32,8 +32,9 @@ import ketui as ketui_package
 from ketui.core.k8s.encryption import encrypt_value
 from ketui.core.k8s.protobuf.encode import encode_object
 from ketui.core.source import SourceError
+from ketui.core.sources.etcd.channel import READ_ONLY_RPCS
 from ketui.core.sources.etcd.config import EtcdConfig
-from ketui.core.sources.etcd.source import READ_ONLY_RPCS, EtcdSource
+from ketui.core.sources.etcd.source import EtcdSource
 from tests.etcd_harness import EtcdServer, make_tls_files
 
 PACKAGE = Path(ketui_package.__file__).resolve().parent

@@ -23,7 +23,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ketui.core.gcpause import gc_paused
+from ketui.core.bulk import gc_paused
 from ketui.core.k8s.keys import DEFAULT_PREFIX, parse_key
 from ketui.core.source import EventType, KeyInfo, WatchEvent
 
@@ -166,7 +166,7 @@ class KeyIndex:
     def add_many(self, infos: Iterable[KeyInfo]) -> None:
         """Add or replace keys; fastest when ``infos`` come in key order (as listings do).
 
-        Runs with the garbage collector paused (see :mod:`ketui.core.gcpause`): pass a list or
+        Runs with the garbage collector paused (see :mod:`ketui.core.bulk`): pass a list or
         another plain iterable, not a generator that does heavy work of its own.
         """
         with gc_paused():

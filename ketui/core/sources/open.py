@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ketui.core.source import Source, SourceError
-from ketui.core.sources.dump.source import GZIP_MAGIC, DumpSource, ProgressCallback
+from ketui.core.source import ProgressCallback, Source, SourceError
+from ketui.core.sources.dump.scanner import GZIP_MAGIC
+from ketui.core.sources.dump.source import DumpSource
 
 if TYPE_CHECKING:
     from ketui.core.sources.etcd.config import EtcdConfig

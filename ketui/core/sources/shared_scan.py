@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from ketui.core.source import KeyChanges, SourceError
 
 T = TypeVar("T")
+_KEY_OF = attrgetter("key")
 
 
 class ScanStopped(Exception):
@@ -39,6 +41,7 @@ class Scan(Generic[T]):
         self.stop = False  # read by the scan thread after each chunk
         self.closed = False  # the source was closed meanwhile
         self.task: asyncio.Task[T] | None = None
+        self._chunk_start = 0  # first entry of the next chunk
 
     @property
     def listening(self) -> bool:
@@ -50,8 +53,18 @@ class Scan(Generic[T]):
         if self.stop:
             raise ScanStopped
 
+    def chunk(self, end: int) -> int:
+        """In the scan thread, once per chunk that ends before entry ``end``: raise
+        :class:`ScanStopped` if asked to stop, else return the chunk's first entry."""
+        self.check()
+        start, self._chunk_start = self._chunk_start, end
+        return start
+
     def emit(self, changes: KeyChanges) -> None:
-        """In the scan thread: hand a batch to the listener (queued on the event loop)."""
+        """In the scan thread: hand a batch to the listener (queued on the event loop), its puts
+        in key order (:meth:`KeyIndex.add_many <ketui.core.index.keyindex.KeyIndex.add_many>` is
+        fastest that way)."""
+        changes.puts.sort(key=_KEY_OF)
         self.loop.call_soon_threadsafe(self._deliver, changes)
 
     def _deliver(self, changes: KeyChanges) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from etcd3.etcdrpc import rpc_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from ketui.core.gcpause import gc_paused
+from ketui.core.bulk import gc_paused
 from ketui.core.source import KeyInfo
 
 _PACKAGE = "ketui.etcd_keys_only"

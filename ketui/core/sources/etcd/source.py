@@ -1,9 +1,7 @@
 """Live etcd over gRPC (``grpc.aio``), strictly read-only.
 
-Messages come from the etcd v3 API stubs shipped by ``python3-etcd3`` (``etcd3.etcdrpc``). The
-generated service stubs are deliberately *not* used: they also expose Put, DeleteRange, Txn and
-Compact. Instead :data:`READ_ONLY_RPCS` lists the only methods this module can call, so no code path
-can write to etcd (a test checks it against a user that only has a read role).
+Every call goes through the call objects :mod:`.channel` builds from its table of read-only RPCs
+(:data:`~ketui.core.sources.etcd.channel.READ_ONLY_RPCS`): no code path can write to etcd.
 
 Behaviour worth knowing:
 
@@ -12,7 +10,7 @@ Behaviour worth knowing:
 * Big ranges are paged with ``limit`` and continue from ``last key + \\0``, every page read at the
   first page's header revision, so a listing is one consistent snapshot even while writes go on.
   gRPC's receive limit is raised to 256 MiB; a reply over it is asked for again, smaller.
-  Keys-only replies are decoded column-wise straight into KeyInfo lists (:mod:`.etcd_keys`).
+  Keys-only replies are decoded column-wise straight into KeyInfo lists (:mod:`.keys_only`).
 * The compaction floor is not in any Range or Status reply. A Range at revision 1 tells whether
   anything was compacted; if so, a watch from revision 1 is refused by etcd with the exact
   ``compact_revision`` (that is how etcd clients learn it), and the watch is cancelled at once.
@@ -20,34 +18,22 @@ Behaviour worth knowing:
   key replays every later put and delete, the only read API that shows deletions.
 * Watches resume after a broken stream at last seen revision + 1 on whichever endpoint answers.
   Keepalive pings (``keepalive_time``/``keepalive_timeout``) notice a frozen member in seconds.
-* ``--insecure-skip-tls-verify``: gRPC Python cannot switch verification off; the certificate the
-  server presents is fetched and pinned instead (see :func:`_fetch_server_certificate`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-# gRPC's C core logs handshake failures straight to stderr, which would tear a full-screen UI;
-# ketui reports every failure itself. Set before grpc initialises; a user's own setting wins.
-os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+import grpc
+import grpc.aio
+from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
-import grpc  # noqa: E402
-import grpc.aio  # noqa: E402
-from etcd3.etcdrpc import kv_pb2, rpc_pb2  # noqa: E402
-
-from ketui.core.k8s.keys import DEFAULT_PREFIX  # noqa: E402
-from ketui.core.source import (  # noqa: E402
+from ketui.core.k8s.keys import DEFAULT_PREFIX
+from ketui.core.source import (
     CompactedError,
     EventType,
     History,
@@ -59,11 +45,10 @@ from ketui.core.source import (  # noqa: E402
     SourceStatus,
     WatchEvent,
 )
-from ketui.core.sources.etcd.config import EtcdConfig  # noqa: E402
-from ketui.core.sources.etcd.keys_only import parse_keys_only  # noqa: E402
-
-MAX_RECEIVE_BYTES = 256 * 1024 * 1024
-"""gRPC's default 4 MiB receive limit is far too small for a page of values from a big cluster."""
+from ketui.core.sources.etcd import channel
+from ketui.core.sources.etcd.channel import KEYS_ONLY_RANGE, Endpoint
+from ketui.core.sources.etcd.config import EtcdConfig
+from ketui.core.sources.ranges import etcd_range
 
 WATCH_RECONNECT_TIMEOUT = 60.0
 """A watch gives up (SourceError) after this many seconds without any endpoint answering."""
@@ -89,41 +74,11 @@ VALUES_FETCH = 5_000
 """Keys with values fetched per Range (~10 MB of typical Kubernetes objects); a reply over
 MAX_RECEIVE_BYTES is asked for again with half the limit."""
 
-_KEYS_ONLY_RANGE = ("KV", "Range keys-only")
-"""The Range call again, with keys-only replies decoded straight into KeyInfo lists."""
 _WATCH_BATCH_MAX_REVS = 1000  # etcd's watchBatchMaxRevs: a fuller response may continue
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 _PROGRESS_REQUEST = rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
 
-# (service, method) -> (request class, response class). Nothing else can be called.
-READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
-    ("KV", "Range"): (rpc_pb2.RangeRequest, rpc_pb2.RangeResponse),
-    ("Watch", "Watch"): (rpc_pb2.WatchRequest, rpc_pb2.WatchResponse),
-    ("Maintenance", "Status"): (rpc_pb2.StatusRequest, rpc_pb2.StatusResponse),
-    ("Cluster", "MemberList"): (rpc_pb2.MemberListRequest, rpc_pb2.MemberListResponse),
-    ("Auth", "Authenticate"): (rpc_pb2.AuthenticateRequest, rpc_pb2.AuthenticateResponse),
-    ("Lease", "LeaseTimeToLive"): (
-        rpc_pb2.LeaseTimeToLiveRequest,
-        rpc_pb2.LeaseTimeToLiveResponse,
-    ),
-}
-
 T = TypeVar("T")
-
-
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The ``range_end`` selecting every key that starts with ``prefix`` (GetPrefixRangeEnd)."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"  # empty prefix or all 0xff: every key from ``key`` on
-
-
-def _key_range(prefix: bytes) -> tuple[bytes, bytes]:
-    return (prefix or b"\0"), prefix_range_end(prefix)
 
 
 def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
@@ -137,7 +92,7 @@ def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
     every part is walked on its own, and the first page arrives after a walk of one part. An
     empty part costs one small Range. Other prefixes are listed in one range.
     """
-    key, end = _key_range(prefix)
+    key, end = etcd_range(prefix)
     root = DEFAULT_PREFIX.encode() + b"/"
     if root.startswith(prefix):
         base = root
@@ -177,26 +132,14 @@ def _is_compacted(error: grpc.aio.AioRpcError) -> bool:
     return "required revision has been compacted" in (error.details() or "")
 
 
-@dataclass
-class _Endpoint:
-    """One endpoint's channel, call objects and auth token (simple tokens are per member)."""
-
-    url: str
-    target: str
-    channel: grpc.aio.Channel
-    calls: dict[tuple[str, str], Any] = field(default_factory=dict)
-    token: str | None = None
-
-
 class EtcdSource:
     """Read-only :class:`ketui.core.source.Source` over a live etcd cluster."""
 
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
-        self._endpoints: dict[str, _Endpoint] = {}
+        self._endpoints: dict[str, Endpoint] = {}
         self._current = 0
-        self._tls_credentials: grpc.ChannelCredentials | None = None
-        self._tls_target_override: str | None = None
+        self._channels = channel.Channels(config)
         self._auth_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ protocol
@@ -260,7 +203,7 @@ class EtcdSource:
             yield values
 
     async def count(self, prefix: bytes = b"") -> int:
-        key, end = _key_range(prefix)
+        key, end = etcd_range(prefix)
         resp = await self._range(rpc_pb2.RangeRequest(key=key, range_end=end, count_only=True))
         return int(resp.count)
 
@@ -337,7 +280,7 @@ class EtcdSource:
         self, prefix: bytes = b"", *, start_revision: int | None = None
     ) -> AsyncIterator[WatchEvent]:
         next_rev = start_revision if start_revision else await self.current_revision() + 1
-        key, end = _key_range(prefix)
+        key, end = etcd_range(prefix)
         down_since: float | None = None
         while True:
             call = None
@@ -449,7 +392,7 @@ class EtcdSource:
             )
             try:
                 if keys_only:
-                    keys = await self._range(request, _KEYS_ONLY_RANGE)
+                    keys = await self._range(request, KEYS_ONLY_RANGE)
                     return keys.revision, keys.more, keys.last_key, keys.infos
                 resp = await self._range(request)
                 last = resp.kvs[-1].key if resp.kvs else None
@@ -457,7 +400,8 @@ class EtcdSource:
             except _TooLarge:
                 if limit <= 1:
                     raise SourceError(
-                        f"the etcd value at or after {key!r} is over {MAX_RECEIVE_BYTES} bytes"
+                        f"the etcd value at or after {key!r} is over "
+                        f"{channel.MAX_RECEIVE_BYTES} bytes"
                     ) from None
                 limit //= 2
 
@@ -512,7 +456,7 @@ class EtcdSource:
         )
         request = rpc_pb2.WatchRequest(create_request=create)
 
-        async def attempt(endpoint: _Endpoint) -> Any:
+        async def attempt(endpoint: Endpoint) -> Any:
             # "hasleader" (as etcd's Go client sends it): a member cut off from its cluster ends the
             # watch with "no leader" instead of going silent, so the retry moves on.
             metadata = (*(self._metadata(endpoint) or ()), ("hasleader", "true"))
@@ -573,7 +517,7 @@ class EtcdSource:
     # ------------------------------------------------------------------ calls, failover, auth
 
     async def _unary(self, rpc: tuple[str, str], request: Any) -> Any:
-        async def attempt(endpoint: _Endpoint) -> Any:
+        async def attempt(endpoint: Endpoint) -> Any:
             call = endpoint.calls[rpc]
             return await call(
                 request, timeout=self.config.command_timeout, metadata=self._metadata(endpoint)
@@ -581,7 +525,7 @@ class EtcdSource:
 
         return await self._with_failover(attempt)
 
-    async def _with_failover(self, attempt: Callable[[_Endpoint], Awaitable[T]]) -> T:
+    async def _with_failover(self, attempt: Callable[[Endpoint], Awaitable[T]]) -> T:
         """Run ``attempt`` on the current endpoint, then on the others while unreachable."""
         errors: list[str] = []
         for _ in range(len(self.config.endpoints)):
@@ -642,10 +586,10 @@ class EtcdSource:
             return SourceError(f"etcd login failed: {details}")
         return SourceError(f"etcd error from {self.endpoint}: {details}")
 
-    def _metadata(self, endpoint: _Endpoint) -> tuple[tuple[str, str], ...] | None:
+    def _metadata(self, endpoint: Endpoint) -> tuple[tuple[str, str], ...] | None:
         return (("token", endpoint.token),) if endpoint.token else None
 
-    async def _authenticate(self, endpoint: _Endpoint) -> None:
+    async def _authenticate(self, endpoint: Endpoint) -> None:
         """Log in with user/password; etcd without auth enabled is accepted as etcdctl does."""
         if not self.config.user or endpoint.token:
             return
@@ -671,88 +615,13 @@ class EtcdSource:
                 ) from None
             endpoint.token = resp.token
 
-    async def _connect(self, url: str) -> _Endpoint:
+    async def _connect(self, url: str) -> Endpoint:
         endpoint = self._endpoints.get(url)
         if endpoint is None:
-            endpoint = await self._make_endpoint(url)
+            endpoint = await self._channels.open(url)
             self._endpoints[url] = endpoint
         await self._authenticate(endpoint)
         return endpoint
-
-    async def _make_endpoint(self, url: str) -> _Endpoint:
-        target, tls = self._parse_endpoint(url)
-        cfg = self.config
-        options: list[tuple[str, Any]] = [
-            ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
-            ("grpc.max_send_message_length", 16 * 1024 * 1024),
-            ("grpc.keepalive_time_ms", int(cfg.keepalive_time * 1000)),
-            ("grpc.keepalive_timeout_ms", int(cfg.keepalive_timeout * 1000)),
-            # etcd's enforcement policy refuses pings without an active call (GOAWAY).
-            ("grpc.keepalive_permit_without_calls", 0),
-            ("grpc.http2.max_pings_without_data", 0),
-            # by default a client pings at most every 5 minutes while it sends nothing itself,
-            # and a watch sends nothing: without this a frozen member went unnoticed for minutes
-            ("grpc.http2.min_sent_ping_interval_without_data_ms", int(cfg.keepalive_time * 1000)),
-            # a flow-control (BDP) ping left unanswered by a frozen member blocks keepalive
-            # pings; give every ping the keepalive timeout instead of gRPC's default minute
-            ("grpc.http2.ping_timeout_ms", int(cfg.keepalive_timeout * 1000)),
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.min_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 2000),
-            ("grpc.enable_retries", 0),
-        ]
-        if tls:
-            credentials = await self._credentials(target)
-            if self._tls_target_override:
-                options.append(("grpc.ssl_target_name_override", self._tls_target_override))
-            channel = grpc.aio.secure_channel(target, credentials, options=options)
-        else:
-            channel = grpc.aio.insecure_channel(target, options=options)
-        endpoint = _Endpoint(url=url, target=target, channel=channel)
-        for (service, method), (req_cls, resp_cls) in READ_ONLY_RPCS.items():
-            path = f"/etcdserverpb.{service}/{method}"
-            make = channel.stream_stream if service == "Watch" else channel.unary_unary
-            endpoint.calls[(service, method)] = make(
-                path,
-                request_serializer=req_cls.SerializeToString,
-                response_deserializer=resp_cls.FromString,
-            )
-            if (service, method) == ("KV", "Range"):
-                endpoint.calls[_KEYS_ONLY_RANGE] = make(
-                    path,
-                    request_serializer=req_cls.SerializeToString,
-                    response_deserializer=parse_keys_only,
-                )
-        return endpoint
-
-    def _parse_endpoint(self, url: str) -> tuple[str, bool]:
-        if "://" not in url:
-            return url, self.config.uses_tls
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceError(f"unsupported etcd endpoint {url!r} (use http:// or https://)")
-        port = parts.port or 2379
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        return f"{host}:{port}", parts.scheme == "https"
-
-    async def _credentials(self, target: str) -> grpc.ChannelCredentials:
-        if self._tls_credentials is not None:
-            return self._tls_credentials
-        cfg = self.config
-        key = _read_file(cfg.key, "--key") if cfg.key else None
-        cert = _read_file(cfg.cert, "--cert") if cfg.cert else None
-        roots: bytes | None
-        if cfg.insecure_skip_tls_verify:
-            roots, self._tls_target_override = await asyncio.to_thread(
-                _fetch_server_certificate, target, cfg.cert, cfg.key, cfg.dial_timeout
-            )
-        else:
-            roots = _read_file(cfg.cacert, "--cacert") if cfg.cacert else None
-        self._tls_credentials = grpc.ssl_channel_credentials(
-            root_certificates=roots, private_key=key, certificate_chain=cert
-        )
-        return self._tls_credentials
-
 
 class _Unavailable(Exception):
     """An endpoint did not answer (internal: triggers failover)."""
@@ -770,50 +639,3 @@ class _Compacted(Exception):
     """A Range asked for a compacted revision (internal: the floor is looked up by the caller)."""
 
 
-def _read_file(path: str, flag: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise SourceError(f"cannot read {flag} {path}: {error.strerror or error}") from None
-
-
-def _fetch_server_certificate(
-    target: str, cert: str | None, key: str | None, timeout: float
-) -> tuple[bytes, str | None]:
-    """The certificate the server presents, fetched without verification, to be trusted as is.
-
-    gRPC Python has no switch to turn certificate verification off (etcdctl's Go client sets
-    ``InsecureSkipVerify``). ``--insecure-skip-tls-verify`` therefore pins whatever certificate
-    the endpoint presents at connect time as the only trusted root, and accepts it under the
-    name written in it. Traffic stays encrypted and later connections must present the same
-    certificate; what is skipped, as with etcdctl, is checking who issued it.
-    """
-    from cryptography import x509
-
-    host, _, port = target.rpartition(":")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if cert and key:
-        context.load_cert_chain(cert, key)
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
-            with context.wrap_socket(sock) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except (OSError, ssl.SSLError) as error:
-        raise SourceError(f"cannot fetch the TLS certificate of {target}: {error}") from None
-    if not der:
-        raise SourceError(f"{target} presented no TLS certificate")
-    certificate = x509.load_der_x509_certificate(der)
-    name: str | None = None
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = san.get_values_for_type(x509.DNSName)
-        name = dns[0] if dns else None
-    except x509.ExtensionNotFound:
-        pass
-    if name is None:
-        cns = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
-        name = str(cns[0].value) if cns else None
-    pem = ssl.DER_cert_to_PEM_cert(der).encode()
-    return pem, name

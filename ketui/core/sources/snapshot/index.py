@@ -15,7 +15,7 @@ records' bytes (:mod:`ketui.core.sources.snapshot.records`).
 The UI stays live while a big file is read: the pass calls back after every chunk of entries
 (:data:`ChunkCallback`: :class:`~ketui.core.sources.snapshot.source.SnapshotSource` hands keys over
 from there, and stops a scan nobody needs), and after it the key order is built in steps that never
-hold the GIL for more than a few milliseconds (:mod:`ketui.core.gilsteps`; one ``sorted()`` of a
+hold the GIL for more than a few milliseconds (:mod:`ketui.core.bulk`; one ``sorted()`` of a
 million keys would hold it for a quarter of a second).
 
 A running etcd member holds an exclusive ``flock`` on its ``member/snap/db``. ketui never takes that
@@ -43,7 +43,7 @@ from typing import NamedTuple
 from etcd3.etcdrpc import kv_pb2
 from google.protobuf.message import DecodeError
 
-from ketui.core.gilsteps import (
+from ketui.core.bulk import (
     DICT_SHARDS,
     free_dicts,
     free_in_steps,
@@ -52,6 +52,7 @@ from ketui.core.gilsteps import (
     yield_gil,
 )
 from ketui.core.source import EventType, KeyInfo, KeyValue, SourceError, WatchEvent
+from ketui.core.sources.ranges import prefix_end
 from ketui.core.sources.snapshot import records as snapshot_records
 from ketui.core.sources.snapshot.bbolt import (
     BUCKET_LEAF_FLAG,
@@ -70,14 +71,6 @@ _COPY_ATTEMPTS = 3
 _PROGRESS_PAGES = 2048  # report progress every this many leaf pages
 _CHUNK = 32768  # entries between on_chunk calls unless told (SnapshotSource passes CHANGES_CHUNK)
 _GATHER = 8192  # items per C-level gather (map) call while building the index
-
-
-def _prefix_end(prefix: bytes) -> bytes | None:
-    """First key after every key starting with ``prefix`` (None: to the end of the keyspace)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 def resolve_db_path(path: str | os.PathLike[str]) -> Path:
@@ -250,7 +243,7 @@ class SnapshotIndex:
 
     def span(self, prefix: bytes) -> tuple[int, int]:
         lo = bisect.bisect_left(self.sorted_keys, prefix)
-        end = _prefix_end(prefix)
+        end = prefix_end(prefix)
         hi = len(self.sorted_keys) if end is None else bisect.bisect_left(self.sorted_keys, end, lo)
         return lo, hi
 

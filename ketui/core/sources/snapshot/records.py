@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from etcd3.etcdrpc import kv_pb2
 from google.protobuf.message import DecodeError
 
-from ketui.core.gcpause import gc_paused
+from ketui.core.bulk import gc_paused
 from ketui.core.pbwire import WireError, read_varint
 from ketui.core.source import KeyInfo
 from ketui.core.sources.snapshot.bbolt import BboltFile

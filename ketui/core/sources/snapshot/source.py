@@ -7,7 +7,7 @@ same scan (:mod:`ketui.core.sources.shared_scan`).
 
 The UI stays live while a big file is read: :meth:`SnapshotSource.scan_keys` hands the keys over in
 batches of :data:`CHANGES_CHUNK` revision entries while that scan runs (the first within about
-0.1 s), built in the scan thread from the chunk callback (:class:`_ChangesBuilder`), which also
+0.1 s), built in the scan thread from the chunk callback (:class:`_RevisionChanges`), which also
 stops a scan that nobody needs any more.
 """
 
@@ -17,7 +17,6 @@ import asyncio
 import bisect
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from operator import attrgetter
 from pathlib import Path
 
 from ketui.core.source import (
@@ -48,23 +47,20 @@ CHANGES_CHUNK = 32768
 """Revision entries per :class:`KeyChanges` batch of :meth:`SnapshotSource.scan_keys` (the scan
 also checks there whether it should stop); the first batch is an eighth of it, so the UI paints
 sooner. A module constant so that tests can make it tiny."""
-_KEY_OF = attrgetter("key")
 
 
-class _ChangesBuilder:
+class _RevisionChanges:
     """The chunk callback of a shared scan: stops it when asked, and while someone listens,
     turns each chunk into a :class:`KeyChanges` batch (in the scan thread)."""
 
     def __init__(self, scan: Scan[SnapshotIndex]) -> None:
         self._scan = scan
-        self._start = 0  # first entry of the next chunk
         self._shown = bytearray()  # key number -> 1 while the listener holds the key
         self._done = 0
 
     def __call__(self, db: BboltFile, revs: Revisions, end: int, offset: int) -> None:
         scan = self._scan
-        scan.check()
-        start, self._start = self._start, end
+        start = scan.chunk(end)
         if not scan.listening:
             return
         kids, latest, tombstones, keys = revs.kids, revs.latest, revs.tombstones, revs.keys
@@ -85,7 +81,6 @@ class _ChangesBuilder:
                 deletes.append(keys[kid])
         names = map(keys.__getitem__, map(kids.__getitem__, puts))
         infos = key_infos(db, revs.offsets, revs.sizes, revs.mains, puts, names)
-        infos.sort(key=_KEY_OF)  # KeyIndex.add_many is fastest in key order
         self._done = max(self._done, offset)  # leaf pages are mostly, not always, in file order
         scan.emit(KeyChanges(infos, deletes, self._done, db.size))
 
@@ -120,7 +115,7 @@ class SnapshotSource:
 
     def _scan_file(self, scan: Scan[SnapshotIndex]) -> SnapshotIndex:  # in the scan thread
         return scan_snapshot(
-            self.path, self._progress(scan.loop), _ChangesBuilder(scan), CHANGES_CHUNK
+            self.path, self._progress(scan.loop), _RevisionChanges(scan), CHANGES_CHUNK
         )
 
     def scan_keys(self) -> AsyncIterator[KeyChanges]:

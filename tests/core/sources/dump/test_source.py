@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
-from ketui.core import gilsteps
+from ketui.core import bulk
 from ketui.core.index.keyindex import KeyIndex
 from ketui.core.source import CompactedError, EventType, KeyChanges, KeyInfo, SourceError
 from ketui.core.sources.dump import source as dump_module
-from ketui.core.sources.dump.source import DumpFormatError, DumpSource
+from ketui.core.sources.dump import scanner
+from ketui.core.sources.dump.scanner import DumpFormatError
+from ketui.core.sources.dump.source import DumpSource
 from tests import cluster_data
 from tests.cluster_data import Entry, Written
 from tests.etcd_harness import EtcdServer
@@ -589,11 +591,11 @@ async def test_merge_of_many_documents(
     sort runs in steps of a few keys, so the stepwise merge meets equal keys across steps; the
     table is copied in steps of a few rows."""
     monkeypatch.setattr(dump_module, "CHANGES_CHUNK", 7)
-    monkeypatch.setattr(dump_module, "_TAKE_STEP", 5)
-    monkeypatch.setattr(gilsteps, "DICT_SHARDS", 4)  # keys share shards
-    monkeypatch.setattr(gilsteps, "_SORT_RUN", 4)
-    monkeypatch.setattr(gilsteps, "_MERGE_FAN_IN", 3)
-    monkeypatch.setattr(gilsteps, "_MERGE_STEP", 6)
+    monkeypatch.setattr(scanner, "TAKE_STEP", 5)
+    monkeypatch.setattr(bulk, "DICT_SHARDS", 4)  # keys share shards
+    monkeypatch.setattr(bulk, "_SORT_RUN", 4)
+    monkeypatch.setattr(bulk, "_MERGE_FAN_IN", 3)
+    monkeypatch.setattr(bulk, "_MERGE_STEP", 6)
     rng = random.Random(seed)
     best: dict[str, tuple[int, int, int]] = {}  # key -> (mod, row, size) of the winner so far
     row = 0

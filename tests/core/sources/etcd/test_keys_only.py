@@ -9,7 +9,7 @@ import json
 import pytest
 from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
-from ketui.core.gcpause import gc_paused
+from ketui.core.bulk import gc_paused
 from ketui.core.source import KeyInfo
 from ketui.core.sources.etcd import source as etcd_module
 from ketui.core.sources.etcd.config import EtcdConfig

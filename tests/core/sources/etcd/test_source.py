@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from ketui.core.source import CompactedError, EventType, Source, SourceError, WatchEvent
+from ketui.core.sources.etcd import channel
 from ketui.core.sources.etcd import source as etcd_module
+from ketui.core.sources.etcd.channel import READ_ONLY_RPCS
 from ketui.core.sources.etcd.config import EtcdConfig
-from ketui.core.sources.etcd.source import READ_ONLY_RPCS, EtcdSource, listing_ranges
+from ketui.core.sources.etcd.source import EtcdSource, listing_ranges
 from tests.etcd_harness import EtcdCluster, EtcdServer, make_tls_files
 from tests.paths import REPO
 
@@ -86,7 +88,7 @@ async def test_listing_pages_stay_at_the_first_revision_while_writes_go_on(
 async def test_pages_over_the_receive_limit_are_fetched_smaller(
     etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(etcd_module, "MAX_RECEIVE_BYTES", 64 * 1024)
+    monkeypatch.setattr(channel, "MAX_RECEIVE_BYTES", 64 * 1024)
     monkeypatch.setattr(etcd_module, "VALUES_FETCH", 30)
     put_many(etcd, {f"/big/{i:02d}": "x" * 10_000 for i in range(30)})
     replies: list[int] = []
@@ -492,7 +494,8 @@ def test_only_read_rpcs_exist() -> None:
         ("Lease", "LeaseTimeToLive"),
     }
     assert set(READ_ONLY_RPCS) == allowed
-    source = REPO / "ketui" / "core" / "sources" / "etcd" / "source.py"
-    text = source.read_text()
-    assert not re.search(r"\b(PutRequest|DeleteRangeRequest|TxnRequest|CompactionRequest)\b", text)
-    assert "rpc_pb2_grpc" not in text.split('"""', 2)[2]  # the full stubs are never imported
+    for source in (REPO / "ketui" / "core" / "sources" / "etcd").glob("*.py"):
+        text = source.read_text()
+        writes = r"\b(PutRequest|DeleteRangeRequest|TxnRequest|CompactionRequest)\b"
+        assert not re.search(writes, text), source
+        assert "rpc_pb2_grpc" not in text  # the full stubs are never imported

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ketui.core import gilsteps
+from ketui.core import bulk
 from ketui.core.pbwire import encode_varint
 from ketui.core.source import KeyInfo, SourceError
 from ketui.core.sources.snapshot import index as snapshot_index
@@ -403,7 +403,7 @@ def test_key_order_built_in_small_steps_is_the_plain_sort(
 ) -> None:
     """The sort and gathers done in bounded steps give what one big sort gives."""
     for name, value in (("_SORT_RUN", 7), ("_MERGE_FAN_IN", 3), ("_MERGE_STEP", 5)):
-        monkeypatch.setattr(gilsteps, name, value)
+        monkeypatch.setattr(bulk, name, value)
     monkeypatch.setattr(snapshot_index, "_GATHER", 4)
     index = scan_snapshot(snapshots["big"])
     try:
