@@ -1,4 +1,5 @@
-"""ruff and mypy stay clean: the suite fails on the first lint or type error anyone adds."""
+"""ruff, mypy --strict and the layer contracts stay clean: the suite fails on the first lint or
+type error, or forbidden import, anyone adds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.paths import REPO
+
 BIN = Path(sys.executable).parent
 
 
@@ -34,3 +36,13 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     result = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layer_contracts_kept() -> None:
+    """The import contracts of pyproject.toml ([tool.importlinter]): the CLI over the UI and the
+    demo over the core, sources and the key index independent, a headless core, no cycles."""
+    result = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 kept, 0 broken" in result.stdout

@@ -17,12 +17,22 @@ from typing import Any
 from urllib.parse import quote
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
-from ketui.cli.view_options import add_view_arguments
+from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.index.keyindex import IndexNode, KeyIndex
 from ketui.core.index.sourcediff import KeyDiff, Side, diff_sources
 from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.keys import DEFAULT_PREFIX, detect_prefix, parse_key
-from ketui.core.source import CompactedError, EventType, KeyInfo, KeyValue, Source, SourceError
+from ketui.core.k8s.render import human_bytes
+from ketui.core.k8s.shown import Decoder, is_masked, is_object, shown_object, why_not_decoded
+from ketui.core.source import (
+    CompactedError,
+    EventType,
+    KeyInfo,
+    KeyValue,
+    ListsValues,
+    Source,
+    SourceError,
+)
 from ketui.core.sources.open import SourceSpec, open_paths, open_source
 
 Runner = Callable[[Source, argparse.Namespace, SourceSpec], Awaitable[int]]
@@ -65,7 +75,7 @@ def _error_message(error: BaseException) -> str:
 def _report_warnings(source: Source) -> None:
     """What the source found wrong with its files (an incomplete ``--limit`` dump, dumps of
     different clusters...): the output is still printed, but may not be what the user thinks."""
-    for warning in getattr(source, "warnings", ()):
+    for warning in source.warnings:
         _note(f"warning: {warning}")
 
 
@@ -120,68 +130,28 @@ def _show_secrets(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "show_secrets", False))
 
 
-class _Decoder:
-    """decode_value with the command's --kube-version and --encryption-config.
+def _decoder(args: argparse.Namespace, *, live: bool) -> Decoder:
+    """The command's --kube-version and --encryption-config as a :class:`Decoder`.
 
     Without --kube-version the release is detected from the kubeadm manifests (the directory of
     ``--kubeadm=MANIFEST``, else this node's), but only for live etcd: a dump or snapshot may come
     from any cluster.
     """
-
-    def __init__(self, args: argparse.Namespace, *, live: bool) -> None:
-        from ketui.cli.view_options import manifests_dir, view_from_args
-        from ketui.core.k8s.decode import decode_value
-
-        self._decode_value = decode_value
-        try:
-            self.kube_version, self.keyring = view_from_args(
-                args, detect_in=manifests_dir(args) if live else None
-            )
-        except ValueError as exc:  # bad --kube-version or --encryption-config: one line
-            raise CliError(str(exc)) from None
-
-    def __call__(self, kv: KeyValue) -> Decoded:
-        return self._decode_value(
-            kv.value, key=kv.key, kube_version=self.kube_version, keyring=self.keyring
-        )
+    try:
+        return decoder_from_args(args, detect_in=manifests_dir(args) if live else None)
+    except ValueError as exc:  # bad --kube-version or --encryption-config: one line
+        raise CliError(str(exc)) from None
 
 
-def _is_object(decoded: Decoded) -> bool:
-    return isinstance(decoded.obj, dict) and not decoded.schemaless
-
-
-def _served(decoded: Decoded, kv: KeyValue, show_secrets: bool) -> Any:
-    """The decoded object as ``kubectl get`` shows it: resourceVersion set, secrets masked."""
-    from ketui.core.k8s.secrets import mask_secret
-    from ketui.core.k8s.served import with_resource_version
-
-    obj = decoded.obj
-    if _is_object(decoded):
-        obj = with_resource_version(obj, kv.mod_revision)
-        if not show_secrets:
-            obj = mask_secret(obj)
-    return obj
-
-
-def _undecodable(decoded: Decoded, *, keyring_given: bool) -> str:
-    """One line: why ``decoded`` gave no object (and which option would help)."""
-    encryption = decoded.encryption
-    if encryption is not None and not encryption.decrypted:
-        reason = encryption.reason or f"encrypted with {encryption.provider}"
-        if not keyring_given and encryption.provider in ("aescbc", "aesgcm", "secretbox"):
-            reason += " (--encryption-config FILE)"
-        return reason
-    if decoded.error:
-        return decoded.error
-    return f"{decoded.family.value} value of {decoded.size} bytes"
+def _why_not(decoded: Decoded, decoder: Decoder) -> str:
+    return why_not_decoded(decoded, keyring_given=decoder.keyring is not None)
 
 
 async def _sized_infos(source: Source, prefix: bytes) -> AsyncIterator[list[KeyInfo]]:
     """Keys under ``prefix`` with value sizes: keys-only listings of live etcd leave sizes out, so
     live etcd sends the values (paged) and only their lengths are kept."""
-    list_values = getattr(source, "list_values", None)
-    if source.live and list_values is not None:
-        async for values in list_values(prefix):
+    if source.live and isinstance(source, ListsValues):
+        async for values in source.list_values(prefix):
             yield [
                 KeyInfo(kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.lease, kv.size)
                 for kv in values
@@ -193,17 +163,16 @@ async def _sized_infos(source: Source, prefix: bytes) -> AsyncIterator[list[KeyI
 
 async def _values(source: Source, prefix: bytes) -> AsyncIterator[KeyValue]:
     """Every key with its value under ``prefix`` (paged ranges on live etcd)."""
-    list_values = getattr(source, "list_values", None)
-    if list_values is not None:
-        async for values in list_values(prefix):
+    if isinstance(source, ListsValues):
+        async for values in source.list_values(prefix):
             for kv in values:
                 yield kv
         return
     async for page in source.list_keys(prefix):
         for info in page:
-            kv = await source.get(info.key)
-            if kv is not None:
-                yield kv
+            found = await source.get(info.key)
+            if found is not None:
+                yield found
 
 
 async def _index(source: Source, prefix: bytes) -> KeyIndex:
@@ -237,16 +206,6 @@ def _table(rows: Sequence[Sequence[object]], *, right: Iterable[int] = ()) -> No
             for i, cell in enumerate(row)
         ]
         print("  ".join(cells).rstrip())
-
-
-def human_bytes(size: int) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    value, index = float(size), 0
-    while value >= 1024 and index < len(units) - 1:
-        value /= 1024
-        index += 1
-    return f"{size} B" if index == 0 else f"{value:.1f} {units[index]}"
 
 
 # ----------------------------------------------------------------------------- ls
@@ -309,7 +268,7 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if kv is None:
         at = f" at revision {args.rev}" if args.rev is not None else ""
         raise CliError(f"key not found{at}: {args.key}")
-    decoder = _Decoder(args, live=source.live)
+    decoder = _decoder(args, live=source.live)
     decoded = decoder(kv)
     if args.output == "raw":
         if not _show_secrets(args) and _holds_secret(kv, decoded, spec):
@@ -324,14 +283,14 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if decoded.obj is not None:
         from ketui.core.k8s.render import to_json, to_yaml
 
-        obj = _served(decoded, kv, _show_secrets(args))
+        obj = shown_object(decoded, revision=kv.mod_revision, reveal=_show_secrets(args))
         text = to_json(obj) if args.output == "json" else to_yaml(obj)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
     if decoded.text is not None:
         sys.stdout.write(decoded.text if decoded.text.endswith("\n") else decoded.text + "\n")
         return 0
-    why = _undecodable(decoded, keyring_given=decoder.keyring is not None)
+    why = _why_not(decoded, decoder)
     raise CliError(f"{args.key}: cannot decode: {why}; -o raw prints the bytes")
 
 
@@ -366,7 +325,7 @@ async def _run_history(source: Source, args: argparse.Namespace, spec: SourceSpe
 # ----------------------------------------------------------------------------- watch
 
 
-def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: _Decoder,
+def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: Decoder,
                    kube_prefix: str | None) -> dict[str, Any]:  # fmt: skip
     """The ``watch -o json`` record of one event; kind comes from the value (the previous value
     for a delete), namespace and name from the object's metadata or else from the key."""
@@ -375,7 +334,7 @@ def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: 
     if shown is not None and shown.value:
         decoded = decoder(shown)
         kind = decoded.kind
-        metadata = decoded.obj.get("metadata") if _is_object(decoded) else None
+        metadata = decoded.obj.get("metadata") if is_object(decoded) else None
         if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
             name = metadata["name"]
             namespace = metadata.get("namespace") or None
@@ -394,7 +353,7 @@ def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: 
 
 
 async def _run_watch(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
-    decoder = _Decoder(args, live=source.live)
+    decoder = _decoder(args, live=source.live)
     prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.timeout if args.timeout is not None else None
@@ -485,7 +444,7 @@ async def _print_diff_table(
     """``+``/``-``/``~`` per key in key order; field-level changes under each changed object."""
     from ketui.core.k8s.objdiff import diff_objects
 
-    decoder = _Decoder(args, live=old.source.live or new.source.live)
+    decoder = _decoder(args, live=old.source.live or new.source.live)
     added, removed, changed = result.added, result.removed, result.changed
     lines = [(k, "+") for k in added] + [(k, "-") for k in removed] + [(k, "~") for k in changed]
     for key, mark in sorted(lines):
@@ -497,12 +456,10 @@ async def _print_diff_table(
         if a is None or b is None:
             continue
         da, db = decoder(a), decoder(b)
-        if _is_object(da) and _is_object(db):
-            obj_a, obj_b = da.obj, db.obj
-            if not _show_secrets(args):
-                from ketui.core.k8s.secrets import mask_secret
-
-                obj_a, obj_b = mask_secret(obj_a), mask_secret(obj_b)
+        if is_object(da) and is_object(db):
+            reveal = _show_secrets(args)
+            obj_a = shown_object(da, revision=None, reveal=reveal)
+            obj_b = shown_object(db, revision=None, reveal=reveal)
             for change in diff_objects(obj_a, obj_b):
                 print(f"    {change}")
         else:
@@ -569,25 +526,21 @@ def _safe_segment(text: str) -> str:
 
 async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
     from ketui.core.k8s.render import to_yaml
-    from ketui.core.k8s.secrets import is_secret, mask_secret
     from ketui.core.k8s.served import strip_for_export
 
-    decoder = _Decoder(args, live=source.live)
+    decoder = _decoder(args, live=source.live)
     target = Path(args.dir)
     prefix = args.prefix.encode("utf-8", "surrogateescape")
     written = skipped = masked = 0
     async for kv in _values(source, prefix):
         decoded = decoder(kv)
         parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
-        if not _is_object(decoded) or parts.name is None or parts.resource is None:
+        if not is_object(decoded) or parts.name is None or parts.resource is None:
             skipped += 1
-            why = _undecodable(decoded, keyring_given=decoder.keyring is not None)
-            _note(f"skipped {_key_text(kv.key)}: {why}")
+            _note(f"skipped {_key_text(kv.key)}: {_why_not(decoded, decoder)}")
             continue
-        obj = strip_for_export(decoded.obj)
-        if is_secret(obj) and not _show_secrets(args):
-            obj = mask_secret(obj)
-            masked += 1
+        obj = strip_for_export(shown_object(decoded, revision=None, reveal=_show_secrets(args)))
+        masked += is_masked(decoded, reveal=_show_secrets(args))
         segments = [parts.qualified_resource or parts.resource]
         if parts.namespace is not None:
             segments.append(parts.namespace)

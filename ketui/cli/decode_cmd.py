@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ketui.cli.view_options import add_view_arguments, view_from_args
-from ketui.core.k8s.decode import decode_value
-from ketui.core.k8s.decoded import Decoded, Family
-from ketui.core.k8s.encryption import Keyring
+from ketui.cli.view_options import add_view_arguments, decoder_from_args
+from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.releases import DEFAULT_MANIFESTS
 from ketui.core.k8s.render import to_json, to_yaml
-from ketui.core.k8s.secrets import is_secret, mask_secret
+from ketui.core.k8s.secrets import is_secret
+from ketui.core.k8s.shown import Decoder, shown_object, why_not_decoded
 
 DESCRIPTION = """\
 Decode etcd values written by kube-apiserver (protobuf, JSON, CBOR, encrypted at rest) and print
@@ -37,9 +36,13 @@ class _Failure(Exception):
 
 @dataclass(slots=True)
 class _Options:
-    kube_version: str | None
-    keyring: Keyring | None
+    decoder: Decoder
     show_secrets: bool
+
+    def why_not(self, decoded: Decoded, key: bytes | None) -> str:
+        """One line: why this value gave no object (the options that would help)."""
+        keyring_given = self.decoder.keyring is not None
+        return why_not_decoded(decoded, keyring_given=keyring_given, key_given=key is not None)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,14 +79,14 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     data = _read_input(args.file)
     try:
-        kube_version, keyring = view_from_args(args, detect_in=Path(DEFAULT_MANIFESTS))
+        decoder = decoder_from_args(args, detect_in=Path(DEFAULT_MANIFESTS))
     except ValueError as exc:
         raise _Failure(str(exc)) from None
-    options = _Options(kube_version, keyring, args.show_secrets)
+    options = _Options(decoder, args.show_secrets)
     documents = _etcdctl_json_kvs(data)
     if documents is None:
         decoded = _decode_single(data, args.key.encode() if args.key else None, options)
-        objects = [_present(decoded, options)]
+        objects = [shown_object(decoded, revision=None, reveal=options.show_secrets)]
         failed = False
     else:
         objects, failed = _decode_document(documents, options)
@@ -164,16 +167,15 @@ def _decode_single(data: bytes, key: bytes | None, options: _Options) -> Decoded
     for warning in decoded.warnings:
         print(f"ketui: warning: {warning}", file=sys.stderr)
     if decoded.obj is None or decoded.error is not None:
-        raise _Failure(_why_not(decoded, key, options))
+        raise _Failure(options.why_not(decoded, key))
     return decoded
 
 
 def _decode_printed(data: bytes, key: bytes | None, options: _Options) -> Decoded:
     """Decode ``data``, or ``data`` without its last newline when only that works."""
-    kube_version, keyring = options.kube_version, options.keyring
-    decoded = decode_value(data, key=key, kube_version=kube_version, keyring=keyring)
+    decoded = options.decoder.value(data, key)
     if data.endswith(b"\n") and not _usable(decoded):
-        trimmed = decode_value(data[:-1], key=key, kube_version=kube_version, keyring=keyring)
+        trimmed = options.decoder.value(data[:-1], key)
         if trimmed.error is None:
             return trimmed
     return decoded
@@ -195,39 +197,12 @@ def _decode_document(
             print(f"ketui: {name}: no value in the document (keys only?)", file=sys.stderr)
             failed = True
             continue
-        decoded = decode_value(
-            value, key=key, kube_version=options.kube_version, keyring=options.keyring
-        )
+        decoded = options.decoder.value(value, key)
         for warning in decoded.warnings:
             print(f"ketui: {name}: warning: {warning}", file=sys.stderr)
         if decoded.obj is None or decoded.error is not None:
-            print(f"ketui: {name}: {_why_not(decoded, key, options)}", file=sys.stderr)
+            print(f"ketui: {name}: {options.why_not(decoded, key)}", file=sys.stderr)
             failed = failed or decoded.error is not None
             continue
-        objects.append(_present(decoded, options))
+        objects.append(shown_object(decoded, revision=None, reveal=options.show_secrets))
     return objects, failed
-
-
-def _present(decoded: Decoded, options: _Options) -> Any:
-    obj = decoded.obj
-    if isinstance(obj, dict) and not options.show_secrets and is_secret(obj):
-        return mask_secret(obj)
-    return obj
-
-
-def _why_not(decoded: Decoded, key: bytes | None, options: _Options) -> str:
-    """One line: why this value gave no object."""
-    enc = decoded.encryption
-    if enc is not None and not enc.decrypted:
-        reason = decoded.error or enc.reason or "encrypted"
-        local = enc.provider in ("aescbc", "aesgcm", "secretbox")
-        if local and options.keyring is None:
-            return f"{reason} (--encryption-config FILE)"
-        if enc.provider == "aesgcm" and key is None and options.keyring is not None:
-            return f"{reason} (--key KEY)"
-        return reason
-    if decoded.error is not None:
-        return decoded.error
-    if decoded.family is Family.TEXT:
-        return f"not a Kubernetes object: {decoded.size} bytes of text"
-    return f"not a Kubernetes object: {decoded.size} bytes of binary data"

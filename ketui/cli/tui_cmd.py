@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
-from ketui.cli.view_options import add_view_arguments, manifests_dir, view_from_args
+from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.source import Source, SourceError
 from ketui.core.sources.etcd.config import EtcdConfig
 from ketui.core.sources.open import SourceSpec, open_source
@@ -106,9 +106,9 @@ def _start(
     prefix: str | None = None
     made = make()
     # Only a live cluster is this node's own: a dump or snapshot may come from any cluster.
-    live_spec = isinstance(made, SourceSpec) and not made.paths and not made.demo
+    live_spec = isinstance(made, SourceSpec) and not made.paths
     try:
-        kube_version, keyring = view_from_args(
+        decoder = decoder_from_args(
             args, detect_in=manifests_dir(args) if live_spec else None
         )
     except ValueError as exc:
@@ -119,13 +119,16 @@ def _start(
         spec = made
         prefix = spec.prefix
         source = open_source(spec, inform=lambda note: print(f"ketui: {note}", file=sys.stderr))
-        config = getattr(source, "config", None)  # EtcdSource: also what kubeadm discovery found
-        if isinstance(config, EtcdConfig):
-            endpoints, etcdctl_args = _etcdctl_flags(config)
+        if live_spec:
+            from ketui.core.sources.etcd.source import EtcdSource  # grpc: only for live etcd
+
+            assert isinstance(source, EtcdSource)
+            # its config: also what kubeadm discovery found
+            endpoints, etcdctl_args = _etcdctl_flags(source.config)
     app = make_app(
         source,
-        kube_version=kube_version,
-        keyring=keyring,
+        kube_version=decoder.kube_version,
+        keyring=decoder.keyring,
         prefix=prefix,
         show_feed=False if getattr(args, "no_feed", None) else None,
         endpoints=endpoints,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ketui.core.k8s.encryption import Keyring
 from ketui.core.k8s.releases import DEFAULT_MANIFESTS, resolve_kube_version
+from ketui.core.k8s.shown import Decoder
 
 
 def add_view_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -39,10 +40,8 @@ def manifests_dir(args: argparse.Namespace) -> Path:
     return Path(manifest).parent if manifest else Path(DEFAULT_MANIFESTS)
 
 
-def view_from_args(
-    args: argparse.Namespace, *, detect_in: Path | None
-) -> tuple[str | None, Keyring | None]:
-    """``(kube_version, keyring)`` from ``--kube-version`` and ``--encryption-config``.
+def decoder_from_args(args: argparse.Namespace, *, detect_in: Path | None) -> Decoder:
+    """The :class:`Decoder` ``--kube-version`` and ``--encryption-config`` ask for.
 
     Without ``--kube-version`` the release is detected in ``detect_in`` (None: not at all) and the
     choice is said on stderr. Raises ValueError with a one-line message for a bad option.
@@ -52,4 +51,4 @@ def view_from_args(
         print(f"ketui: {note}", file=sys.stderr)
     config: str | None = getattr(args, "encryption_config", None)
     keyring = Keyring.from_config_file(config) if config else None  # EncryptionConfigError
-    return version, keyring
+    return Decoder(version, keyring)

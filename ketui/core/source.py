@@ -7,7 +7,7 @@ revisions are etcd store revisions. Nothing here knows about Textual.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -173,6 +173,16 @@ class Source(Protocol):
         """Number of keys under ``prefix`` without transferring values."""
         ...
 
+    async def current_revision(self) -> int:
+        """The store's revision now, as cheaply as the source can tell (no key count)."""
+        ...
+
+    @property
+    def warnings(self) -> Sequence[str]:
+        """What the source found wrong with its data that the user should know although the data
+        is still shown (an incomplete ``--limit`` dump, dumps of different clusters...)."""
+        ...
+
     async def get(self, key: bytes, *, revision: int | None = None) -> KeyValue | None:
         """The key's value and metadata now (or at ``revision``); ``None`` when absent.
 
@@ -194,3 +204,40 @@ class Source(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- optional abilities
+# A source has these where it can; callers test with isinstance (the protocols are checked by mypy
+# like the Source protocol itself) and fall back to the Source calls otherwise.
+
+
+@runtime_checkable
+class ScansFiles(Protocol):
+    """An offline source read from file(s): reports how far its read is, and hands its keys over
+    while it is still reading (the UI paints before a big file is read to the end)."""
+
+    on_progress: ProgressCallback | None
+    """Called with ``(bytes done, bytes total)`` on the event loop while the file(s) are read."""
+
+    def scan_keys(self) -> AsyncIterator[KeyChanges]:
+        """Every key as batches of changes: replaying them gives the :meth:`Source.list_keys`
+        listing at the source's revision."""
+        ...
+
+
+@runtime_checkable
+class ListsValues(Protocol):
+    """A source that sends values in pages more cheaply than one :meth:`Source.get` per key."""
+
+    def list_values(self, prefix: bytes = b"") -> AsyncIterator[list[KeyValue]]:
+        """Keys under ``prefix`` with their values, in pages, in key order, at one revision."""
+        ...
+
+
+@runtime_checkable
+class ReadsLeases(Protocol):
+    """A source that knows its leases' time to live (live etcd)."""
+
+    async def lease_ttl(self, lease_id: int) -> tuple[int, int] | None:
+        """``(remaining, granted)`` seconds of ``lease_id``; ``None`` when it has expired."""
+        ...

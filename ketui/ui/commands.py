@@ -1,19 +1,20 @@
-"""Command palette entries: one for every action, plus a jump to each resource in the data."""
+"""Command palette entries: one for every action, plus a jump to each resource in the data.
+
+The provider belongs to the main screen (``MainScreen.COMMANDS``) and calls its actions; it knows
+the screen only through the small :class:`PaletteTarget` protocol.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from ketui.ui.app import KetuiApp
-
-#: (title, help, action name on the app)
+#: (title, help, action name on the main screen; ``app.`` ones on the app)
 ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("Show help for the focused pane", "keys and what they do", "help"),
+    ("Show help for the focused pane", "keys and what they do", "app.help"),
     ("Stats", "count and bytes per resource and namespace, largest, leases", "stats"),
     ("Mark state", "remember the keys now, to compare later", "mark"),
     ("Compare with mark", "added, removed and changed keys since the mark", "compare"),
@@ -26,31 +27,37 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Copy etcdctl command", "the etcdctl get command line for the shown key", "copy_etcdctl"),
     ("Filter keys", "filter the key tree as you type", "filter_tree"),
     ("Filter watch feed", "by prefix, res:, ns:, op:", "filter_feed"),
-    ("Quit", "leave ketui", "quit"),
+    ("Quit", "leave ketui", "app.quit"),
 )
+
+
+@runtime_checkable
+class PaletteTarget(Protocol):
+    """What the palette needs of the screen it was opened on."""
+
+    async def run_action(self, action: str) -> bool: ...
+
+    def resources(self) -> list[str]: ...
+
+    def jump_to(self, resource: str) -> bool: ...
 
 
 class KetuiCommands(Provider):
     """Every ketui action, and "Go to <resource>" for each resource in the key index."""
 
-    @property
-    def ketui(self) -> KetuiApp:
-        from ketui.ui.app import KetuiApp
-
-        assert isinstance(self.app, KetuiApp)
-        return self.app
-
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.ketui
+        screen = self.screen
+        if not isinstance(screen, PaletteTarget):  # only the main screen lists these
+            return []
         entries: list[tuple[str, str, Callable[[], object]]] = [
-            (title, text, partial(app.run_action, action)) for title, text, action in ACTIONS
+            (title, text, partial(screen.run_action, action)) for title, text, action in ACTIONS
         ]
-        for resource in app.resources():
+        for resource in screen.resources():
             entries.append(
                 (
                     f"Go to {resource}",
                     f"jump to the {resource} branch",
-                    partial(app.jump_to, resource),
+                    partial(screen.jump_to, resource),
                 )
             )
         return entries
@@ -65,3 +72,4 @@ class KetuiCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, help=text)
+

@@ -6,14 +6,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from ketui.core.k8s.decode import decode_value
 from ketui.core.k8s.decoded import Decoded
-from ketui.core.source import KeyValue, Source, SourceError
-
-if TYPE_CHECKING:
-    from ketui.core.k8s.encryption import Keyring
+from ketui.core.k8s.shown import Decoder
+from ketui.core.source import KeyValue, ReadsLeases, Source, SourceError
 
 
 @dataclass
@@ -24,8 +20,7 @@ class ViewContext:
     """
 
     source: Source
-    kube_version: str | None = None
-    keyring: Keyring | None = None
+    decoder: Decoder = field(default_factory=Decoder)
     prefix: str = "/registry"
     prefix_fixed: bool = False  # False: detect the prefix from the keys when they are loaded
     clock: Callable[[], datetime] = field(default=datetime.now)
@@ -34,23 +29,16 @@ class ViewContext:
 
     async def decode(self, kv: KeyValue) -> Decoded:
         """Decode one value in a thread: protobuf decoding of big objects must not stall the UI."""
-        return await asyncio.to_thread(self.decode_sync, kv)
-
-    def decode_sync(self, kv: KeyValue) -> Decoded:
-        return decode_value(
-            kv.value, key=kv.key, kube_version=self.kube_version, keyring=self.keyring
-        )
+        return await asyncio.to_thread(self.decoder, kv)
 
     async def lease_ttl(self, lease: int) -> tuple[int, int] | None:
         """``(remaining, granted)`` TTL of ``lease`` in seconds when the source can tell.
 
-        Only live etcd can (``EtcdSource.lease_ttl``, an optional extra of the Source protocol).
+        Only live etcd can (:class:`~ketui.core.source.ReadsLeases`).
         """
-        method: Any = getattr(self.source, "lease_ttl", None)
-        if lease == 0 or method is None:
+        if lease == 0 or not isinstance(self.source, ReadsLeases):
             return None
         try:
-            ttl = await method(lease)
+            return await self.source.lease_ttl(lease)
         except SourceError:  # a lost connection: just show no TTL
             return None
-        return (int(ttl[0]), int(ttl[1])) if ttl is not None else None

@@ -1,18 +1,8 @@
-"""Small text helpers shared by the widgets (sizes, short revisions)."""
+"""Small text helpers shared by the widgets."""
 
 from __future__ import annotations
 
-
-def human_bytes(size: int | None) -> str:
-    """``1536`` -> ``"1.5 KiB"``; ``None`` -> ``"?"``."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+from ketui.core.k8s.render import human_bytes
 
 
 def signed_bytes(delta: int) -> str:

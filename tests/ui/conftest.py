@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 
 from ketui.core.sources.memory import MemoryOp, MemorySource
@@ -97,3 +98,8 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.05)
+
+
+def value_settled(app: App[object]) -> bool:
+    """The value viewer has loaded and rendered what it was asked to show."""
+    return all(w.is_finished for w in app.workers if w.group in ("value", "render"))

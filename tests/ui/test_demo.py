@@ -12,7 +12,7 @@ from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import WatchFeed
-from tests.ui.conftest import frozen_clock, wait_until
+from tests.ui.conftest import frozen_clock, value_settled, wait_until
 
 
 def demo_app(*, keyring: bool = True) -> KetuiApp:
@@ -32,7 +32,7 @@ async def show(app: KetuiApp, pilot, path: str) -> ValueView:
     assert app.main.query_one(KeyTree).reveal_path(path)
     view = app.main.query_one(ValueView)
     await wait_until(pilot, lambda: view.kv is not None and view.kv.key == path.encode())
-    await wait_until(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "value"))
+    await wait_until(pilot, lambda: value_settled(app))
     return view
 
 

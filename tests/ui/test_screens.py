@@ -10,9 +10,9 @@ from ketui.ui.clipboard import etcdctl_command
 from ketui.ui.screens.compare import CompareScreen
 from ketui.ui.screens.help import HelpScreen
 from ketui.ui.screens.stats import StatsScreen
-from ketui.ui.widgets.code_view import CodeView
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar
+from ketui.ui.widgets.text_view import TextView
 from ketui.ui.widgets.value_view import ValueView
 from tests.ui.conftest import frozen_clock, obj_value, pod, wait_until
 
@@ -73,7 +73,7 @@ async def test_mark_then_compare(live_source: MemorySource) -> None:
             "/registry/pods/default/www",
         ]
         table.move_cursor(row=2)
-        diff = app.screen.query_one(CodeView)
+        diff = app.screen.query_one(TextView)
         await wait_until(pilot, lambda: "status.phase" in diff.text)
         assert "status.phase: Running → Succeeded" in diff.text
 
@@ -118,7 +118,7 @@ async def test_command_palette_lists_actions_and_resources(memory_source: Memory
     app = make_app(memory_source, clock=frozen_clock)
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(app, pilot)
-        assert app.resources() == ["leases", "namespaces", "nodes", "pods", "secrets"]
+        assert app.main.resources() == ["leases", "namespaces", "nodes", "pods", "secrets"]
         await pilot.press("ctrl+p")
         await pilot.press(*"stats")
         await pilot.pause(0.3)

@@ -23,7 +23,7 @@ def app_for_snapshot(live: bool = True) -> KetuiApp:
 async def settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, KetuiApp)
-    groups = ("value", "history-diff", "filter", "stats", "mark")
+    groups = ("value", "render", "history-diff", "filter", "stats", "mark")
     # Never wait for every worker: the watch worker runs until the app exits.
     await wait_until(pilot, lambda: all(w.is_finished for w in app.workers if w.group in groups))
     await pilot.pause()

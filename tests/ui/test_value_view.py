@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from textual.widgets import DataTable, Static, TabbedContent
 
 from ketui.core.sources.memory import MemorySource
+from ketui.core.sources.open import open_paths
 from ketui.ui.app import KetuiApp, make_app
-from ketui.ui.widgets.code_view import CodeView
 from ketui.ui.widgets.key_tree import KeyTree
+from ketui.ui.widgets.text_view import TextView
 from ketui.ui.widgets.value_view import ValueView
-from tests.ui.conftest import frozen_clock, wait_until
+from tests import cluster_data
+from tests.etcd_harness import EtcdServer
+from tests.ui.conftest import frozen_clock, value_settled, wait_until
 
 
 async def open_key(app: KetuiApp, pilot, path: str) -> ValueView:
@@ -18,14 +25,14 @@ async def open_key(app: KetuiApp, pilot, path: str) -> ValueView:
     assert tree.reveal_path(path)
     view = app.main.query_one(ValueView)
     await wait_until(pilot, lambda: view.kv is not None and view.kv.key == path.encode())
-    await wait_until(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "value"))
+    await wait_until(pilot, lambda: value_settled(app))
     await pilot.pause()
     return view
 
 
 def code(view: ValueView, widget_id: str) -> str:
     widget = view.query_one(f"#{widget_id}")
-    assert isinstance(widget, CodeView)
+    assert isinstance(widget, TextView)
     return widget.text
 
 
@@ -84,3 +91,24 @@ async def test_lease_is_shown_in_meta(memory_source: MemorySource) -> None:
         meta = str(view.query_one("#meta", Static).content)
         assert "1234" in meta
         assert "lease TTL" in meta  # a memory source cannot tell the TTL: "unknown"
+
+
+async def test_the_yaml_tab_shows_what_get_prints(etcd: EtcdServer, tmp_path: Path) -> None:
+    """One presentation path: the viewer's YAML and JSON are byte for byte what `ketui get`
+    prints for the same key (resourceVersion included, as kubectl shows it)."""
+    cluster_data.populate(etcd)
+    dump = cluster_data.dump(etcd, tmp_path / "dump.json")
+    key = "/registry/pods/default/pod-a"
+    printed = {
+        fmt: subprocess.run(
+            [sys.executable, "-m", "ketui", "get", key, "-s", str(dump), "-o", fmt],
+            capture_output=True, check=True, text=True,
+        ).stdout
+        for fmt in ("yaml", "json")
+    }  # fmt: skip
+    assert "resourceVersion:" in printed["yaml"]
+    app = make_app(open_paths([dump]), clock=frozen_clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await open_key(app, pilot, key)
+        assert view.yaml_text() == printed["yaml"]
+        assert code(view, "json-text") + "\n" == printed["json"]

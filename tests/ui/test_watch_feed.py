@@ -6,8 +6,8 @@ from textual.widgets import Static
 
 from ketui.core.sources.memory import MemorySource
 from ketui.ui.app import KetuiApp, make_app
-from ketui.ui.widgets.code_view import CodeView
 from ketui.ui.widgets.key_tree import KeyTree
+from ketui.ui.widgets.text_view import TextView
 from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import FeedFilter, WatchFeed
 from tests.ui.conftest import frozen_clock, obj_value, pod, wait_until
@@ -152,9 +152,9 @@ async def test_selecting_an_event_shows_the_diff(live_source: MemorySource) -> N
         await pilot.press("enter")
         view = app.main.query_one(ValueView)
         await wait_until(
-            pilot, lambda: "Running → Succeeded" in view.query_one("#diff-text", CodeView).text
+            pilot, lambda: "Running → Succeeded" in view.query_one("#diff-text", TextView).text
         )
-        assert "status.phase: Running → Succeeded" in view.query_one("#diff-text", CodeView).text
+        assert "status.phase: Running → Succeeded" in view.query_one("#diff-text", TextView).text
         assert "phase: Succeeded" in view.yaml_text()
 
 

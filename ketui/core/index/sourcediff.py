@@ -8,6 +8,7 @@ know it) are the same etcd write, so their values are equal; ``exact=True`` comp
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ketui.core.source import KeyInfo, Source
@@ -39,6 +40,20 @@ async def list_infos(side: Side, prefix: bytes) -> dict[bytes, KeyInfo]:
         for info in page:
             infos[info.key] = info
     return infos
+
+
+def diff_listings(before: Mapping[bytes, KeyInfo], after: Mapping[bytes, KeyInfo]) -> KeyDiff:
+    """Keys added, removed and written again (another ``mod_revision``) between two listings of
+    one store, taken at two moments (the TUI's mark and now)."""
+    return KeyDiff(
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        changed=sorted(
+            key
+            for key in before.keys() & after.keys()
+            if before[key].mod_revision != after[key].mod_revision
+        ),
+    )
 
 
 def _same_write(a: KeyInfo, b: KeyInfo) -> bool:

@@ -9,10 +9,13 @@ change, not one per leaf).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from ketui.core.k8s.render import to_yaml
 
 _BARE = re.compile(r"^[^\s\"'\[\]{},:]+(?: [^\s\"'\[\]{},:]+)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -117,3 +120,23 @@ def _diff(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
         return
     if type(old) is not type(new) or old != new:
         out.append(FieldChange(path or ".", old, new))
+
+
+def diff_text(
+    before: Any, after: Any, *, before_label: str = "before", after_label: str = "after"
+) -> str:
+    """Field diffs (``status.phase: Pending → Running``) followed by a unified YAML diff."""
+    lines: list[str] = []
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines.extend(str(change) for change in diff_objects(before, after))
+    before_yaml = to_yaml(before).splitlines() if before is not None else []
+    after_yaml = to_yaml(after).splitlines() if after is not None else []
+    unified = list(
+        difflib.unified_diff(before_yaml, after_yaml, before_label, after_label, lineterm="")
+    )
+    if not lines and not unified:
+        return "(no difference)"
+    if unified:
+        lines.append("")
+        lines.extend(unified)
+    return "\n".join(lines)

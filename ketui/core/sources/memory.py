@@ -211,6 +211,13 @@ class MemorySource:
         found = (self._at(key, revision) for key in sorted(self._history) if key.startswith(prefix))
         return [kv for kv in found if kv is not None]
 
+    async def current_revision(self) -> int:
+        return self._revision
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
     async def list_keys(
         self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000
     ) -> AsyncIterator[list[KeyInfo]]:

@@ -31,7 +31,7 @@ Inform = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What to open: exactly one of ``paths``, ``etcd``, ``kubeadm`` or ``demo``.
+    """What to open: exactly one of ``paths``, ``etcd`` or ``kubeadm``.
 
     ``kubeadm`` is the path of the etcd static-pod manifest; ``dial_timeout`` and
     ``command_timeout`` (seconds, ``None``: not given) apply to the configuration discovery
@@ -42,14 +42,13 @@ class SourceSpec:
     paths: tuple[str, ...] = ()
     etcd: EtcdConfig | None = None
     kubeadm: str | None = None
-    demo: bool = False
     prefix: str | None = None
     notes: tuple[str, ...] = field(default=())  # how the spec was chosen, for the user
     dial_timeout: float | None = None
     command_timeout: float | None = None
 
     def __post_init__(self) -> None:
-        chosen = sum((bool(self.paths), self.etcd is not None, self.kubeadm is not None, self.demo))
+        chosen = sum((bool(self.paths), self.etcd is not None, self.kubeadm is not None))
         if chosen != 1:
             raise SourceError(
                 "give exactly one source: files (-s/--source), live etcd options, or --kubeadm"
@@ -130,10 +129,6 @@ def open_source(
             inform(note)
     if spec.paths:
         return open_paths(spec.paths, on_progress=on_progress)
-    if spec.demo:
-        from ketui.demo import demo_source
-
-        return demo_source()
     from ketui.core.sources.etcd.source import EtcdSource
 
     if spec.kubeadm is not None:

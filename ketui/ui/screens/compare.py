@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,28 +12,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ketui.core.source import CompactedError, KeyInfo, SourceError
+from ketui.core.index.sourcediff import KeyDiff
+from ketui.core.k8s.shown import shown_object
+from ketui.core.source import CompactedError, KeyValue, SourceError
 from ketui.ui.context import ViewContext
-from ketui.ui.objview import diff_text, shown_object
-from ketui.ui.widgets.code_view import CodeView
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    key: bytes
-    kind: str  # "added", "removed", "changed"
-
-
-def changes_between(before: dict[bytes, KeyInfo], after: dict[bytes, KeyInfo]) -> list[Change]:
-    """Keys added, removed or modified between two listings, in key order."""
-    changes = [Change(k, "removed") for k in before.keys() - after.keys()]
-    changes += [Change(k, "added") for k in after.keys() - before.keys()]
-    changes += [
-        Change(k, "changed")
-        for k in before.keys() & after.keys()
-        if before[k].mod_revision != after[k].mod_revision
-    ]
-    return sorted(changes, key=lambda c: c.key)
+from ketui.ui.widgets.text_view import TextView, prepare_diff
 
 
 class CompareScreen(Screen[None]):
@@ -50,11 +34,11 @@ so they are only available until etcd compacts it.
     DEFAULT_CSS = """
     CompareScreen #compare-title { height: 1; padding: 0 1; background: $boost; }
     CompareScreen #changes { width: 45%; }
-    CompareScreen CodeView { width: 1fr; }
+    CompareScreen TextView { width: 1fr; }
     """
 
     def __init__(
-        self, ctx: ViewContext, mark_revision: int, changes: list[Change], reveal: set[bytes]
+        self, ctx: ViewContext, mark_revision: int, changes: KeyDiff, reveal: set[bytes]
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -63,29 +47,28 @@ so they are only available until etcd compacts it.
         self.reveal = reveal
 
     def compose(self) -> ComposeResult:
-        counts = {
-            kind: sum(c.kind == kind for c in self.changes)
-            for kind in ("added", "removed", "changed")
-        }
+        changes = self.changes
         yield Static(
-            f"since revision {self.mark_revision}: {counts['added']} added, "
-            f"{counts['removed']} removed, {counts['changed']} changed",
+            f"since revision {self.mark_revision}: {len(changes.added)} added, "
+            f"{len(changes.removed)} removed, {len(changes.changed)} changed",
             id="compare-title",
         )
+        rows = [(key, "+") for key in changes.added] + [(key, "-") for key in changes.removed]
+        rows += [(key, "~") for key in changes.changed]
         with Horizontal():
             table: DataTable[str] = DataTable(id="changes", cursor_type="row")
             table.add_columns("", "key")
-            for change in self.changes:
-                sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind]
-                table.add_row(sign, change.key.decode(errors="replace"), key=change.key.hex())
+            for key, sign in sorted(rows):
+                table.add_row(sign, key.decode(errors="replace"), key=key.hex())
             yield table
-            yield CodeView("diff", id="compare-diff")
+            yield TextView("diff", id="compare-diff")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#changes", DataTable).focus()
-        if not self.changes:
-            self.query_one(CodeView).load_text("(nothing changed)")
+        changes = self.changes
+        if not (changes.added or changes.removed or changes.changed):
+            self.query_one(TextView).show_text("(nothing changed)")
 
     @on(DataTable.RowHighlighted, "#changes")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -95,25 +78,27 @@ so they are only available until etcd compacts it.
     @work(exclusive=True, group="compare", exit_on_error=False)
     async def show_diff(self, key: bytes) -> None:
         source = self.ctx.source
-        area = self.query_one(CodeView)
+        area = self.query_one(TextView)
         try:
             before_kv = await source.get(key, revision=self.mark_revision)
         except CompactedError:
-            area.load_text(f"the value at revision {self.mark_revision} has been compacted")
+            area.show_text(f"the value at revision {self.mark_revision} has been compacted")
             return
         except SourceError as err:
-            area.load_text(str(err))
+            area.show_text(str(err))
             return
         try:
             after_kv = await source.get(key)
         except SourceError as err:
-            area.load_text(str(err))
+            area.show_text(str(err))
             return
         reveal = key in self.reveal
-        before = (
-            shown_object(await self.ctx.decode(before_kv), reveal=reveal) if before_kv else None
-        )
-        after = shown_object(await self.ctx.decode(after_kv), reveal=reveal) if after_kv else None
-        area.load_text(
-            diff_text(before, after, before_label=f"rev {self.mark_revision}", after_label="now")
-        )
+
+        async def shown(kv: KeyValue | None) -> Any:
+            if kv is None:
+                return None
+            return shown_object(await self.ctx.decode(kv), revision=None, reveal=reveal)
+
+        before, after = await shown(before_kv), await shown(after_kv)
+        label = f"rev {self.mark_revision}"
+        area.show(await asyncio.to_thread(prepare_diff, before, after, label, "now"))

@@ -16,22 +16,28 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ketui.core.index.keyindex import KeyIndex
-from ketui.core.k8s.keys import detect_prefix, resolve_resource, storage_paths
+from ketui.core.index.keyindex import OTHER, KeyIndex
+from ketui.core.index.sourcediff import diff_listings
+from ketui.core.k8s.keys import detect_prefix, parse_key, resolve_resource, storage_paths
+from ketui.core.k8s.render import human_bytes
 from ketui.core.source import (
     CompactedError,
     EventType,
     KeyChanges,
     KeyInfo,
     ProgressCallback,
+    ScansFiles,
     Source,
     SourceError,
     WatchEvent,
 )
 from ketui.ui.background import batched, in_thread_reading
+from ketui.ui.clipboard import copy_text, etcdctl_command
+from ketui.ui.commands import KetuiCommands
 from ketui.ui.context import ViewContext
-from ketui.ui.formatting import human_bytes
 from ketui.ui.messages import FeedEventSelected, KeySelected, StatusUpdated, WatchBatch
+from ketui.ui.screens.compare import CompareScreen
+from ketui.ui.screens.stats import StatsScreen
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar
 from ketui.ui.widgets.value_view import ValueView
@@ -60,7 +66,10 @@ MAX_MATCHES = 1000
 
 
 class MainScreen(Screen[None]):
-    """Owns the key index and the background work that fills and updates it."""
+    """Owns the key index, the background work that fills and updates it, and the actions on
+    its widgets (the palette lists them: :mod:`ketui.ui.commands`)."""
+
+    COMMANDS = {KetuiCommands}
 
     BINDINGS = [
         Binding(
@@ -69,6 +78,15 @@ class MainScreen(Screen[None]):
         Binding("colon", "command", "Jump", id="main.command", tooltip=":pods, :deploy, :q …"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="main.next"),
         Binding("escape", "close_inputs", "Back", show=False, id="main.back"),
+        Binding("S", "stats", "Stats", id="main.stats", tooltip="Counts and bytes per resource"),
+        Binding("f", "toggle_feed", "Feed", id="main.feed", tooltip="Show/hide the watch feed"),
+        Binding("M", "mark", "Mark", id="main.mark", tooltip="Remember the keys now"),
+        Binding("D", "compare", "Compare", id="main.compare", tooltip="Changes since the mark"),
+        Binding("ctrl+r", "refresh", "Refresh", id="main.refresh", tooltip="Re-read every key"),
+        Binding("x", "reveal", "Reveal", show=False, id="main.reveal"),
+        Binding("c", "copy_key", "Copy key", show=False, id="main.copy_key"),
+        Binding("Y", "copy_yaml", "Copy YAML", show=False, id="main.copy_yaml"),
+        Binding("E", "copy_etcdctl", "Copy etcdctl", show=False, id="main.copy_etcdctl"),
     ]
 
     DEFAULT_CSS = """
@@ -215,9 +233,8 @@ class MainScreen(Screen[None]):
         still scanning the file, so the tree fills in from the first moments of a long scan;
         every other source lists its keys in pages.
         """
-        scan = getattr(source, "scan_keys", None)
-        if scan is not None and revision is None:
-            async for changes in scan():
+        if isinstance(source, ScansFiles) and revision is None:
+            async for changes in source.scan_keys():
                 yield changes
             return
         async for page in source.list_keys(b"", revision=revision, page_size=LIST_PAGE):
@@ -252,16 +269,15 @@ class MainScreen(Screen[None]):
     async def _listing_revision(self, source: Source) -> tuple[int | None, int | None]:
         """``(revision, compact revision)`` to list at; ``(None, None)``: the source picks it.
 
-        A live source needs the revision before listing (the watch continues from it): etcd gives
-        it cheaply (``current_revision``); other live sources (the demo) from their status.
+        A live source needs the revision before listing (the watch continues from it); replaying
+        a backlog into the feed (the demo) needs the compaction floor too, from the status.
         """
-        current = getattr(source, "current_revision", None)
-        if current is not None and not self.feed_backlog:
-            return int(await current()), None
-        if source.live:
-            status = await source.status(count_keys=False)
-            return status.revision, status.compact_revision
-        return None, None
+        if not source.live:
+            return None, None
+        if not self.feed_backlog:
+            return await source.current_revision(), None
+        status = await source.status(count_keys=False)
+        return status.revision, status.compact_revision
 
     def _show_load_progress(self) -> None:
         """Show how far a file source's scan is (it runs before the first page can be listed).
@@ -270,7 +286,7 @@ class MainScreen(Screen[None]):
         load (on first use): chain ours to the one the source was built with.
         """
         source = self.ctx.source
-        if not hasattr(source, "on_progress"):
+        if not isinstance(source, ScansFiles):
             return
         previous: ProgressCallback | None = source.on_progress
 
@@ -494,7 +510,9 @@ class MainScreen(Screen[None]):
             "help": "help",
         }
         if word in actions:
-            self.app.call_later(self.app.run_action, actions[word])
+            action = actions[word]
+            target = "app." if action in ("quit", "help") else ""
+            self.call_later(self.run_action, target + action)
             return
         self.jump_to(word)
 
@@ -518,18 +536,98 @@ class MainScreen(Screen[None]):
         self.notify(f"no keys for {resource!r}", severity="warning")
         return False
 
-    # -- actions used by the app -----------------------------------------------------------------
+    # -- actions -------------------------------------------------------------------------------
 
-    def toggle_feed(self) -> None:
+    def action_toggle_feed(self) -> None:
         feed = self.query_one(WatchFeed)
         feed.toggle_class("-hidden")
         if not feed.has_class("-hidden") and not self.ctx.source.live:
             self.notify("this source is not live: no changes will arrive", severity="information")
 
-    def refresh_keys(self) -> None:
+    def action_pause_feed(self) -> None:
+        self.query_one(WatchFeed).action_toggle_pause()
+
+    def action_filter_feed(self) -> None:
+        feed = self.query_one(WatchFeed)
+        if feed.has_class("-hidden"):
+            self.action_toggle_feed()
+        feed.action_filter()
+
+    def action_refresh(self) -> None:
         self.keys_loading = True
         self._tree_info("reloading…")
         self.load_index()
+
+    def action_reveal(self) -> None:
+        self.query_one(ValueView).action_reveal()
+
+    @work(exclusive=True, group="stats", exit_on_error=False, description="stats")
+    async def action_stats(self) -> None:
+        index = self.index
+        stats = await in_thread_reading(lambda: index.stats(kube_prefix=self.ctx.prefix))
+        await self.app.push_screen(StatsScreen(stats), self._open_key)
+
+    def _open_key(self, key: bytes | None) -> None:
+        if key is not None:
+            tree = self.query_one(KeyTree)
+            tree.reveal_path(key.decode("utf-8", "surrogateescape"))
+            tree.focus()
+
+    @work(exclusive=True, group="mark", exit_on_error=False, description="mark")
+    async def action_mark(self) -> None:
+        index = self.index
+        infos = await in_thread_reading(lambda: {i.key: i for i in index.infos()})
+        self.marked = (self.revision, infos)
+        self.notify(f"marked {len(infos):,} keys at revision {self.revision}; D compares")
+
+    @work(exclusive=True, group="mark", exit_on_error=False, description="compare")
+    async def action_compare(self) -> None:
+        if self.marked is None:
+            self.notify("mark the state first (M)", severity="warning")
+            return
+        revision, before = self.marked
+        index = self.index
+        after = await in_thread_reading(lambda: {i.key: i for i in index.infos()})
+        changes = diff_listings(before, after)
+        revealed = self.query_one(ValueView).revealed
+        await self.app.push_screen(CompareScreen(self.ctx, revision, changes, revealed))
+
+    def _shown_key(self) -> bytes | None:
+        key = self.query_one(ValueView).key
+        if key is None:
+            self.notify("select a key first", severity="warning")
+        return key
+
+    def action_copy_key(self) -> None:
+        key = self._shown_key()
+        if key is not None:
+            self.notify(copy_text(self.app, key.decode(errors="replace")), title="key")
+
+    def action_copy_yaml(self) -> None:
+        if self._shown_key() is not None:
+            yaml_text = self.query_one(ValueView).yaml_text()
+            self.notify(copy_text(self.app, yaml_text), title="YAML")
+
+    def action_copy_etcdctl(self) -> None:
+        key = self._shown_key()
+        if key is not None:
+            command = etcdctl_command(
+                key, endpoints=self.ctx.endpoints, extra=self.ctx.etcdctl_args
+            )
+            self.notify(copy_text(self.app, command), title="etcdctl command")
+
+    def resources(self) -> list[str]:
+        """Resources present in the index (``pods``, ``widgets.example.com`` …), sorted."""
+        index = self.index
+        found: set[str] = set()
+        for child in index.children(self.ctx.prefix):
+            if "." in child.name:
+                found.update(f"{g.name}.{child.name}" for g in index.children(child.path))
+            else:
+                parts = parse_key(child.path + "/x", self.ctx.prefix)
+                found.add(parts.qualified_resource or OTHER)
+        found.discard(OTHER)
+        return sorted(found)
 
 
 def _gc_freeze() -> None:

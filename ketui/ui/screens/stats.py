@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ketui.core.index.keyindex import Aggregate, IndexStats
-from ketui.ui.formatting import human_bytes
+from ketui.core.k8s.render import human_bytes
 
 
 def _plural(count: int, noun: str) -> str:

@@ -10,8 +10,8 @@ from textual.widgets.tree import TreeNode
 
 from ketui.core.index.keyindex import IndexNode, KeyIndex
 from ketui.core.k8s.keys import segment_label
+from ketui.core.k8s.render import human_bytes
 from ketui.core.source import KeyInfo
-from ketui.ui.formatting import human_bytes
 from ketui.ui.messages import KeySelected
 
 #: Children shown per expansion; the rest sit behind a "… N more" node that loads the next page.

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from ketui.core.k8s.render import human_bytes
 from ketui.core.source import SourceStatus
-from ketui.ui.formatting import human_bytes
 
 
 class StatusBar(Static):

@@ -376,3 +376,32 @@ _safe_text = st.text(alphabet="ab .#:-_'\"\n\t\\é|>@%*&!?[]{},", max_size=30)
 @given(st.dictionaries(_safe_text, _safe_text, max_size=5))
 def test_yaml_strings_read_back_unchanged(value: dict[str, str]) -> None:
     assert yaml.safe_load(to_yaml(value)) == value
+
+
+def test_first_lines_of_a_big_yaml_come_before_the_whole() -> None:
+    """The viewer shows the first screen of a big object while the rest is still rendered: the
+    callback gets complete lines, once, a prefix of the same text to_yaml returns."""
+    obj = {"items": [{"name": f"item-{i}", "labels": {"n": str(i)}} for i in range(20_000)]}
+    calls: list[str] = []
+    whole = to_yaml(obj, first_lines=calls.append)
+    assert whole == to_yaml(obj)
+    assert len(calls) == 1
+    first = calls[0]
+    assert first.endswith("\n") and whole.startswith(first)
+    assert 100 < first.count("\n") < whole.count("\n") // 10
+
+
+_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_TREES)
+def test_first_lines_never_change_the_yaml(obj: Any) -> None:
+    calls: list[str] = []
+    whole = to_yaml(obj, first_lines=calls.append)
+    assert len(calls) <= 1 and all(whole.startswith(first) for first in calls)

@@ -162,12 +162,3 @@ def test_open_source_reports_notes(tmp_path: Path) -> None:
     spec = SourceSpec(paths=(str(tmp_path / "d.json"),), notes=("chosen because",))
     assert isinstance(open_source(spec, inform=notes.append), DumpSource)
     assert notes == ["chosen because"]
-
-
-async def test_open_source_demo() -> None:
-    source = open_source(SourceSpec(demo=True))
-    try:
-        assert (await source.status()).kind == "demo"
-        assert await source.count(b"/registry/") > 0
-    finally:
-        await source.close()

@@ -100,4 +100,7 @@ def _pool(verify_utf8: bool) -> descriptor_pool.DescriptorPool:
 def message_class(index: int, verify_utf8: bool = True) -> type[Message]:
     """The generated protobuf class of a schema message (descriptors are built on first use)."""
     pool = _pool(verify_utf8)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(proto_name(index)))
+    cls: type[Message] = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName(proto_name(index))
+    )
+    return cls

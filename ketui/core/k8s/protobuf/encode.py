@@ -180,7 +180,8 @@ def encode_message(index: int, obj: dict[str, Any], view: KubeView = _VIEW) -> b
     """Protobuf bytes of one schema message (no envelope)."""
     msg = message_class(index)()
     _fill(msg, index, obj, view)
-    return msg.SerializeToString(deterministic=True)
+    data: bytes = msg.SerializeToString(deterministic=True)
+    return data
 
 
 def encode_object(obj: dict[str, Any]) -> bytes:
@@ -202,4 +203,5 @@ def encode_object(obj: dict[str, Any]) -> bytes:
     unknown.f2 = raw
     unknown.f3 = ""
     unknown.f4 = ""
-    return b"k8s\x00" + unknown.SerializeToString(deterministic=True)
+    envelope: bytes = unknown.SerializeToString(deterministic=True)
+    return b"k8s\x00" + envelope

@@ -125,7 +125,9 @@ def schema_or_props(index: int) -> int:
     """The JSONSchemaProps message a ``schemaOr*`` wrapper holds: the type of its message fields
     (field 1 of JSONSchemaPropsOrArray/OrStringArray, also field 2 of OrArray; but field 2 of
     JSONSchemaPropsOrBool, whose field 1 is the boolean)."""
-    return next(f.ref for f in raw_message(index).fields if f.kind == "message")
+    ref = next(f.ref for f in raw_message(index).fields if f.kind == "message")
+    assert isinstance(ref, int)  # a message field's ref is its message index
+    return ref
 
 
 def special_form(index: int) -> tuple[str, str] | None:

@@ -343,6 +343,10 @@ class DumpSource:
             extra=extra,
         )
 
+    async def current_revision(self) -> int:
+        await self._table()
+        return self._revision
+
     async def list_keys(
         self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000
     ) -> AsyncIterator[list[KeyInfo]]:

@@ -207,8 +207,12 @@ class EtcdSource:
         resp = await self._range(rpc_pb2.RangeRequest(key=key, range_end=end, count_only=True))
         return int(resp.count)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
     async def current_revision(self) -> int:
-        """The store's current revision (header of a cheap count-only range)."""
+        """The header of a cheap count-only range: no key is counted or sent."""
         resp = await self._range(rpc_pb2.RangeRequest(key=b"\0", count_only=True))
         return int(resp.header.revision)
 

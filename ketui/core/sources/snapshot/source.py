@@ -192,6 +192,13 @@ class SnapshotSource:
             extra=extra,
         )
 
+    async def current_revision(self) -> int:
+        return (await self._load()).revision
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
     async def list_keys(
         self, prefix: bytes = b"", *, revision: int | None = None, page_size: int = 10_000
     ) -> AsyncIterator[list[KeyInfo]]:

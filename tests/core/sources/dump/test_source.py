@@ -17,8 +17,8 @@ import pytest
 from ketui.core import bulk
 from ketui.core.index.keyindex import KeyIndex
 from ketui.core.source import CompactedError, EventType, KeyChanges, KeyInfo, SourceError
-from ketui.core.sources.dump import source as dump_module
 from ketui.core.sources.dump import scanner
+from ketui.core.sources.dump import source as dump_module
 from ketui.core.sources.dump.scanner import DumpFormatError
 from ketui.core.sources.dump.source import DumpSource
 from tests import cluster_data
