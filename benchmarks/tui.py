@@ -25,6 +25,12 @@ feed. Reported: events written vs the feed's counters (kept + dropped beyond its
 written: no event lost), how long after the writer stopped the feed caught up, and the UI
 timer's worst lateness while events were arriving.
 
+Part 3, the value viewer: Pods of about 62 KB, 250 KB and 1.5 MB (protobuf, as kube-apiserver
+stores them; etcd's request limit is 1.5 MiB) are put into a live etcd and selected one after the
+other in the tree. Reported per value: when the YAML tab shows its first screen, when every tab
+(YAML, JSON, Raw) is rendered, and the UI timer's worst lateness meanwhile; ``etcdctl get -w json``
+(base64, nothing decoded) and ``ketui get -o yaml`` of the same key for context.
+
 Run from the repository root:  .venv/bin/python benchmarks/tui.py [--keys 100000] [--quick]
 """
 
@@ -52,6 +58,7 @@ from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc  # noqa: E402
 from textual.worker import WorkerState  # noqa: E402
 
 from benchmarks.sources import etcdctl, fill  # noqa: E402
+from ketui.core.k8s.protobuf.encode import encode_object  # noqa: E402
 from ketui.core.source import Source  # noqa: E402
 from ketui.core.sources.etcd.config import EtcdConfig  # noqa: E402
 from ketui.core.sources.etcd.source import EtcdSource  # noqa: E402
@@ -60,6 +67,8 @@ from ketui.core.sources.snapshot.source import SnapshotSource  # noqa: E402
 from ketui.ui.app import KetuiApp, make_app  # noqa: E402
 from ketui.ui.widgets.key_tree import KeyTree  # noqa: E402
 from ketui.ui.widgets.status_bar import StatusBar  # noqa: E402
+from ketui.ui.widgets.text_view import TextView  # noqa: E402
+from ketui.ui.widgets.value_view import ValueView  # noqa: E402
 from ketui.ui.widgets.watch_feed import WatchFeed  # noqa: E402
 from tests.etcd_harness import EtcdServer  # noqa: E402
 
@@ -368,6 +377,125 @@ def report_feed(result: FeedResult, rate: int) -> None:
         print(f"note: {note}")
 
 
+VALUE_SIZES = (62_000, 250_000, 1_500_000)
+FIRST_SCREEN_TARGET = 0.1
+
+
+def big_pod(name: str, size: int) -> bytes:
+    """A Pod whose storage encoding is about ``size`` bytes: containers with many env vars."""
+    containers = 1
+    while True:
+        obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": name}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": f"c{i}",
+                        "image": "registry.k8s.io/nginx:1.25",
+                        "env": [
+                            {"name": f"VAR_{j}", "value": f"value {j} of container {i}"}
+                            for j in range(40)
+                        ],
+                    }
+                    for i in range(containers)
+                ]
+            },
+        }
+        raw = encode_object(obj)
+        if len(raw) >= size * 0.95:
+            return raw
+        containers = max(containers + 1, int(containers * size / len(raw)))
+
+
+@dataclass
+class ValueTimes:
+    size: int
+    first_screen: float | None = None
+    all_tabs: float | None = None
+    worst_lateness: float = 0.0
+    etcdctl_get: float = 0.0
+    ketui_get: float = 0.0
+
+
+async def measure_values(args: argparse.Namespace) -> list[ValueTimes]:
+    """Part 3: select each big value in the tree of a live etcd and time what the viewer shows."""
+    server = EtcdServer().start()
+    results: list[ValueTimes] = []
+    try:
+        keys = []
+        for size in VALUE_SIZES:
+            name = f"big-{size}"
+            key = f"/registry/pods/default/{name}"
+            raw = big_pod(name, size)
+            server.put(key, raw)
+            keys.append((key, name, len(raw)))
+        source = EtcdSource(EtcdConfig(endpoints=[server.endpoint]))
+        app = make_app(source, show_feed=False)
+        probe = LatenessProbe()
+        async with app.run_test(size=SIZE):
+            probe.install(app)
+            while app.main.keys_loading:
+                await asyncio.sleep(POLL)
+            view = app.main.query_one(ValueView)
+            yaml_view = view.query_one("#yaml-text", TextView)
+            raw_view = view.query_one("#raw-text", TextView)
+            for key, name, size in keys:
+                times = ValueTimes(size)
+                probe.reset()
+                started = time.perf_counter()
+                app.main.query_one(KeyTree).reveal_path(key)
+                deadline = started + args.timeout
+                while time.perf_counter() < deadline:
+                    shown = view.kv is not None and view.kv.key == key.encode()
+                    if times.first_screen is None and shown and f"name: {name}" in yaml_view.text:
+                        times.first_screen = time.perf_counter() - started
+                    rendering = any(
+                        w.group in ("value", "render") and not w.is_finished for w in app.workers
+                    )
+                    if shown and not rendering and raw_view.text != "rendering…":
+                        times.all_tabs = time.perf_counter() - started
+                        break
+                    await asyncio.sleep(POLL)
+                times.worst_lateness = probe.worst
+                times.etcdctl_get = etcdctl(server, "get", key, "-w", "json")
+                started = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "ketui", "get", key, "--endpoints", server.endpoint],
+                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                times.ketui_get = time.perf_counter() - started
+                results.append(times)
+    finally:
+        server.cleanup()
+    return results
+
+
+def report_values(results: list[ValueTimes]) -> None:
+    print(
+        f"Value viewer (live etcd; targets: first screen <= {FIRST_SCREEN_TARGET} s, "
+        f"UI lateness < {LATENCY_TARGET * 1000:.0f} ms; '!' marks a miss)"
+    )
+    rows = []
+    for r in results:
+        first = _s(r.first_screen) + ("!" if (r.first_screen or 1e9) > FIRST_SCREEN_TARGET else "")
+        late = f"{r.worst_lateness * 1000:.0f} ms"
+        late += "!" if r.worst_lateness > LATENCY_TARGET else ""
+        rows.append(
+            [
+                f"{r.size / 1000:,.0f} KB", first, _s(r.all_tabs), late,
+                f"{r.etcdctl_get:.3f} s", f"{r.ketui_get:.3f} s",
+            ]
+        )  # fmt: skip
+    print_table(
+        ["value", "first screen", "all tabs", "worst UI lateness", "etcdctl get -w json",
+         "ketui get -o yaml"],
+        rows,
+    )  # fmt: skip
+    print()
+
+
 def import_seconds() -> float:
     """Wall time of a fresh interpreter importing the app (part of what a user waits for)."""
     started = time.perf_counter()
@@ -380,6 +508,8 @@ async def run(args: argparse.Namespace) -> None:
         await run_startup(args)
     if "feed" in args.parts:
         await run_feed(args)
+    if "values" in args.parts:
+        report_values(await measure_values(args))
 
 
 async def run_startup(args: argparse.Namespace) -> None:
@@ -428,7 +558,10 @@ def main() -> None:
         help="profile the run's main thread (the app's loop) with cProfile into FILE",
     )
     parser.add_argument(
-        "--parts", nargs="+", choices=("startup", "feed"), default=["startup", "feed"]
+        "--parts",
+        nargs="+",
+        choices=("startup", "feed", "values"),
+        default=["startup", "feed", "values"],
     )
     parser.add_argument("--write-events", metavar="ENDPOINT", help=argparse.SUPPRESS)
     args = parser.parse_args()

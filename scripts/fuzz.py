@@ -21,8 +21,8 @@ Per input, the layers and what they may do:
 
 - ``decode.decode_value`` (with a keyring and the etcd key): never raises, one-line error;
 - ``render.to_json`` of the decoded object: never raises (it is what every view prints);
-- ``proto_decode.decode_object`` for the envelope's kind: ``None`` or ``ValueError`` only;
-- ``rawproto.decode_raw``: never raises;
+- ``protobuf.decode.decode_object`` for the envelope's kind: ``None`` or ``ValueError`` only;
+- ``schemaless.decode_raw``: never raises;
 - ``cbor_json.cbor_to_json``: ``ValueError`` only;
 - ``encryption.decrypt`` with the keyring: never raises.
 
@@ -589,13 +589,13 @@ def check(value: bytes, kube_version: str | None, lower: bool = True) -> list[tu
         env = guarded("pbwire.parse_envelope", lambda: parse_envelope(value), (WireError,))
         if env is not None:
             guarded(
-                "proto_decode.decode_object",
+                "protobuf.decode.decode_object",
                 lambda: decode_object(env.api_version, env.kind, env.raw, view_for(kube_version)),
                 (ValueError,),
             )
-            guarded("rawproto.decode_raw", lambda: decode_raw(env.raw), ())
+            guarded("schemaless.decode_raw", lambda: decode_raw(env.raw), ())
     else:
-        guarded("rawproto.decode_raw", lambda: decode_raw(value), ())
+        guarded("schemaless.decode_raw", lambda: decode_raw(value), ())
     if value.startswith(CBOR_MAGIC) or value[:1] in (b"\xa1", b"\x81", b"\xbf"):
         guarded("cbor_json.cbor_to_json", lambda: cbor_to_json(value), (ValueError,))
     if value.startswith(ENCRYPTED_PREFIX):

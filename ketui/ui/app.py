@@ -40,19 +40,10 @@ class KetuiApp(App[int]):
         ),
     ]
 
-    def __init__(
-        self,
-        ctx: ViewContext,
-        *,
-        show_feed: bool | None = None,
-        feed_max: int = 1000,
-        feed_backlog: int = 0,
-    ) -> None:
+    def __init__(self, main: MainScreen) -> None:
         super().__init__()
-        self.ctx = ctx
-        self.main = MainScreen(
-            ctx, show_feed=show_feed, feed_max=feed_max, feed_backlog=feed_backlog
-        )
+        self.ctx = main.ctx
+        self.main = main
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -105,4 +96,6 @@ def make_app(
         endpoints=endpoints,
         etcdctl_args=etcdctl_args,
     )
-    return KetuiApp(ctx, show_feed=show_feed, feed_max=feed_max, feed_backlog=feed_backlog)
+    return KetuiApp(
+        MainScreen(ctx, show_feed=show_feed, feed_max=feed_max, feed_backlog=feed_backlog)
+    )

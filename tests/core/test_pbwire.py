@@ -1,4 +1,4 @@
-"""ketui.core.pbwire: the one hand-written protobuf wire reader (envelope, KMS v2, rawproto)."""
+"""ketui.core.pbwire: the one hand-written protobuf wire reader (envelope, KMS v2, schemaless)."""
 
 from __future__ import annotations
 

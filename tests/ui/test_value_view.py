@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
 from ketui.core.sources.memory import MemorySource
@@ -93,6 +94,7 @@ async def test_lease_is_shown_in_meta(memory_source: MemorySource) -> None:
         assert "lease TTL" in meta  # a memory source cannot tell the TTL: "unknown"
 
 
+@pytest.mark.etcd
 async def test_the_yaml_tab_shows_what_get_prints(etcd: EtcdServer, tmp_path: Path) -> None:
     """One presentation path: the viewer's YAML and JSON are byte for byte what `ketui get`
     prints for the same key (resourceVersion included, as kubectl shows it)."""

@@ -160,9 +160,6 @@ class TextView(ScrollView, can_focus=True):
         """The whole text shown."""
         return self.prepared.text
 
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
-
     def show(self, prepared: PreparedText) -> None:
         """Show ``prepared`` from its first line (cheap: nothing is drawn until visible)."""
         self.prepared = prepared
@@ -175,10 +172,11 @@ class TextView(ScrollView, can_focus=True):
         """Show a short text at once (a note, a placeholder); big texts go through a thread."""
         self.show(prepare_text(text, self.language))
 
-    def _restyle(self) -> None:
+    def notify_style_update(self) -> None:
+        """CSS or theme changed: the component styles and every drawn line are stale."""
+        super().notify_style_update()
         self._styles = _Styles(self.get_component_rich_style)
         self._cache.clear()
-        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -187,7 +185,8 @@ class TextView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         strip = self._cache.get(number)
         if strip is None:
-            strip = Strip(self._segments(number)).apply_style(self.rich_style)
+            segments = [segment for segment in self._segments(number) if segment.text]
+            strip = Strip(segments).apply_style(self.rich_style)
             self._cache[number] = strip
         scroll_x = int(self.scroll_x)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, self.rich_style)

@@ -5,14 +5,12 @@ Such a dump is one JSON document ``{"header": {..., "revision": N}, "kvs": [{"ke
 "count": N}`` on a single line; ``value`` and ``lease`` are left out when empty/zero and ``kvs``
 when there are no keys. Several documents in one file (``>>`` appends) are accepted.
 
-Streaming: a dump can be several GB, almost all of it base64 values. The file is memory-mapped and
-scanned with regular expressions (one match per key in etcdctl's field order, a member-by-member
-fallback for anything else), so only the keys, their metadata and the *position* of each base64
-value stay in memory; a value is decoded when :meth:`DumpSource.get` asks for it. A gzip file is
-decompressed once, streaming, into an anonymous temporary file (already unlinked, so nothing is
-left behind; it needs free space in ``$TMPDIR`` for the uncompressed size) which is then mapped
-the same way. Scanning runs in a worker thread; progress goes to ``on_progress(bytes_done,
-bytes_total)`` on the event loop, counted in on-disk bytes of all files.
+Streaming: the file is memory-mapped and scanned by :mod:`.scanner`, which keeps only the keys,
+their metadata and the *position* of each base64 value; a value is decoded when
+:meth:`DumpSource.get` asks for it. A gzip file is decompressed once, streaming, into an anonymous
+temporary file (already unlinked, so nothing is left behind; it needs free space in ``$TMPDIR`` for
+the uncompressed size). Scanning runs in a worker thread; progress goes to
+``on_progress(bytes_done, bytes_total)`` on the event loop, counted in on-disk bytes of all files.
 
 The UI does not wait for the whole scan: :meth:`DumpSource.scan_keys` hands the keys over in
 batches of :data:`CHANGES_CHUNK` while the scan runs (the first after an eighth of that), built in
