@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from ketui.cli import output
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.index.keyindex import IndexNode, KeyIndex
@@ -45,14 +44,6 @@ class CliError(Exception):
 # ----------------------------------------------------------------------------- plumbing
 
 
-def _note(message: str) -> None:
-    print(f"ketui: {message}", file=sys.stderr)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
-
-
 def _key_text(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
 
@@ -76,7 +67,7 @@ def _report_warnings(source: Source) -> None:
     """What the source found wrong with its files (an incomplete ``--limit`` dump, dumps of
     different clusters...): the output is still printed, but may not be what the user thinks."""
     for warning in source.warnings:
-        _note(f"warning: {warning}")
+        output.note(f"warning: {warning}")
 
 
 def _execute(args: argparse.Namespace, run: Runner) -> int:
@@ -84,7 +75,7 @@ def _execute(args: argparse.Namespace, run: Runner) -> int:
 
     async def main() -> int:
         spec = source_spec_from_args(args)
-        source = open_source(spec, inform=_note)
+        source = open_source(spec, inform=output.note)
         try:
             return await run(source, args, spec)
         finally:
@@ -98,7 +89,7 @@ def _guarded(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
     try:
         return asyncio.run(main())
     except (SourceError, CliError) as error:
-        _note(_error_message(error))
+        output.note(_error_message(error))
         return 1
 
 
@@ -193,21 +184,6 @@ def _tree_path(prefix: str) -> str:
     return prefix.rstrip("/")
 
 
-def _table(rows: Sequence[Sequence[object]], *, right: Iterable[int] = ()) -> None:
-    """Print aligned columns (two spaces apart; ``right`` columns right-aligned)."""
-    texts = [[str(cell) for cell in row] for row in rows]
-    if not texts:
-        return
-    widths = [max(len(row[i]) for row in texts) for i in range(len(texts[0]))]
-    right_set = set(right)
-    for row in texts:
-        cells = [
-            cell.rjust(widths[i]) if i in right_set else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        print("  ".join(cells).rstrip())
-
-
 # ----------------------------------------------------------------------------- ls
 
 
@@ -224,16 +200,16 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         if path and await source.get(path_bytes) is not None:
             count += 1
         if args.output == "json":
-            _print_json({"prefix": _printable(prefix), "count": count})
+            output.print_json({"prefix": _printable(prefix), "count": count})
         else:
-            print(count)
+            output.line(str(count))
         return 0
     index = await _index(source, path_bytes)
     node = index.node(path) if path else index.total()
     children = index.children(path) if node is not None else []
     count, size = (node.count, node.bytes) if node is not None else (0, 0)
     if args.output == "json":
-        _print_json(
+        output.print_json(
             {
                 "prefix": _printable(prefix),
                 "count": count,
@@ -247,7 +223,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         name = _printable(child.name) + ("" if child.is_leaf else "/")
         rows.append([name, child.count, human_bytes(child.bytes)])
     rows.append([f"total {_printable(path) or '/'}", count, human_bytes(size)])
-    _table(rows, right=(1, 2))
+    output.table(rows, right=(1, 2))
     return 0
 
 
@@ -271,6 +247,11 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     decoder = _decoder(args, live=source.live)
     decoded = decoder(kv)
     if args.output == "raw":
+        if sys.stdout.isatty() and not args.force:
+            raise CliError(
+                f"{args.key}: -o raw writes the stored bytes as they are, which may hold terminal "
+                "control sequences: redirect it to a file or a pipe (or add --force)"
+            )
         if not _show_secrets(args) and _holds_secret(kv, decoded, spec):
             raise CliError(
                 f"{args.key}: is a Secret: -o raw prints its data unmasked; add --show-secrets"
@@ -279,16 +260,15 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
         sys.stdout.flush()
         return 0
     for warning in decoded.warnings:
-        _note(warning)
+        output.note(warning)
     if decoded.obj is not None:
         from ketui.core.k8s.render import to_json, to_yaml
 
         obj = shown_object(decoded, revision=kv.mod_revision, reveal=_show_secrets(args))
-        text = to_json(obj) if args.output == "json" else to_yaml(obj)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        output.text(to_json(obj) if args.output == "json" else to_yaml(obj))
         return 0
     if decoded.text is not None:
-        sys.stdout.write(decoded.text if decoded.text.endswith("\n") else decoded.text + "\n")
+        output.text(decoded.text)
         return 0
     why = _why_not(decoded, decoder)
     raise CliError(f"{args.key}: cannot decode: {why}; -o raw prints the bytes")
@@ -310,15 +290,15 @@ async def _run_history(source: Source, args: argparse.Namespace, spec: SourceSpe
         for entry in history.revisions
     ]
     if args.output == "json":
-        _print_json(rows)
+        output.print_json(rows)
         return 0
     if not rows:
-        _note(f"no history for {args.key} (compaction revision {history.compact_revision})")
+        output.note(f"no history for {args.key} (compaction revision {history.compact_revision})")
         return 0
     table: list[list[object]] = [["REVISION", "OP", "CREATE_REVISION", "VERSION", "SIZE"]]
     table += [[r["revision"], r["op"], r["create_revision"], r["version"], r["size"]] for r in rows]
-    _table(table, right=(0, 2, 3, 4))
-    print(f"compaction revision: {history.compact_revision}")
+    output.table(table, right=(0, 2, 3, 4))
+    output.line(f"compaction revision: {history.compact_revision}")
     return 0
 
 
@@ -372,10 +352,10 @@ async def _run_watch(source: Source, args: argparse.Namespace, spec: SourceSpec)
                 break
             record = describe_event(event.type, event.kv, event.prev_kv, decoder, spec.prefix)
             if args.output == "json":
-                _print_json(record)
+                output.print_json(record)
             else:
                 target = "/".join(p for p in (record["namespace"], record["name"]) if p) or "-"
-                print(
+                output.line(
                     f"{record['revision']} {record['op'].upper()} {record['key']} "
                     f"{record['kind'] or '-'} {target} {record['size']}"
                 )
@@ -405,7 +385,7 @@ def _run_diff(args: argparse.Namespace) -> int:
                 rev = text[1:]
                 if shared is None:
                     spec = source_spec_from_args(args)
-                    shared = open_source(spec, inform=_note)
+                    shared = open_source(spec, inform=output.note)
                     opened.append(shared)
                 return Side(shared, int(rev) if rev else None)
             source = open_paths([text])
@@ -420,7 +400,7 @@ def _run_diff(args: argparse.Namespace) -> int:
             prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
             result = await diff_sources(old, new, prefix, exact=args.exact)
             if args.output == "json":
-                _print_json(
+                output.print_json(
                     {
                         "added": [_key_text(k) for k in result.added],
                         "removed": [_key_text(k) for k in result.removed],
@@ -448,7 +428,7 @@ async def _print_diff_table(
     added, removed, changed = result.added, result.removed, result.changed
     lines = [(k, "+") for k in added] + [(k, "-") for k in removed] + [(k, "~") for k in changed]
     for key, mark in sorted(lines):
-        print(f"{mark} {_key_text(key)}")
+        output.line(f"{mark} {_key_text(key)}")
         if mark != "~":
             continue
         a = await old.source.get(key, revision=old.revision)
@@ -461,10 +441,10 @@ async def _print_diff_table(
             obj_a = shown_object(da, revision=None, reveal=reveal)
             obj_b = shown_object(db, revision=None, reveal=reveal)
             for change in diff_objects(obj_a, obj_b):
-                print(f"    {change}")
+                output.line(f"    {change}")
         else:
-            print(f"    value: {a.size} → {b.size} bytes")
-    print(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
+            output.line(f"    value: {a.size} → {b.size} bytes")
+    output.line(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
 
 
 # ----------------------------------------------------------------------------- stats
@@ -481,7 +461,7 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
     stats = index.stats(prefix, kube_prefix=kube_prefix, largest=args.top)
     resources = sorted(stats.by_resource.items(), key=lambda item: (-item[1].bytes, item[0]))
     if args.output == "json":
-        _print_json(
+        output.print_json(
             {
                 "prefix": _printable(prefix),
                 "count": stats.total.count,
@@ -502,12 +482,12 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
     rows: list[list[object]] = [["RESOURCE", "COUNT", "BYTES"]]
     rows += [[_printable(name), agg.count, human_bytes(agg.bytes)] for name, agg in resources]
     rows.append(["total", stats.total.count, human_bytes(stats.total.bytes)])
-    _table(rows, right=(1, 2))
-    print()
-    print(f"largest {len(stats.largest)} objects:")
-    _table([[human_bytes(i.size or 0), _key_text(i.key)] for i in stats.largest], right=(0,))
-    print()
-    print(
+    output.table(rows, right=(1, 2))
+    output.line()
+    output.line(f"largest {len(stats.largest)} objects:")
+    output.table([[human_bytes(i.size or 0), _key_text(i.key)] for i in stats.largest], right=(0,))
+    output.line()
+    output.line(
         f"keys with a lease: {stats.leased.count} ({human_bytes(stats.leased.bytes)}) "
         f"on {len(stats.by_lease)} lease(s)"
     )
@@ -517,48 +497,59 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
 # ----------------------------------------------------------------------------- export
 
 
-def _safe_segment(text: str) -> str:
-    """A path segment that stays inside the export directory."""
-    if text in ("", ".", ".."):
-        return quote(text, safe="").replace(".", "%2E") or "%00"
-    return quote(text, safe=" :@,+=~()[]!$&'")
-
-
 async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
+    from ketui.cli.export_files import ExportWriter, Refused
     from ketui.core.k8s.render import to_yaml
+    from ketui.core.k8s.secrets import is_secret
     from ketui.core.k8s.served import strip_for_export
 
     decoder = _decoder(args, live=source.live)
     target = Path(args.dir)
+    try:
+        writer = ExportWriter(target, force=args.force)
+    except OSError as exc:
+        raise CliError(f"cannot write to {target}: {exc.strerror or exc}") from exc
     prefix = args.prefix.encode("utf-8", "surrogateescape")
-    written = skipped = masked = 0
-    async for kv in _values(source, prefix):
-        decoded = decoder(kv)
-        parts = parse_key(kv.key, _kube_prefix(spec, [kv.key]))
-        if not is_object(decoded) or parts.name is None or parts.resource is None:
-            skipped += 1
-            _note(f"skipped {_key_text(kv.key)}: {_why_not(decoded, decoder)}")
-            continue
-        obj = strip_for_export(shown_object(decoded, revision=None, reveal=_show_secrets(args)))
-        masked += is_masked(decoded, reveal=_show_secrets(args))
-        segments = [parts.qualified_resource or parts.resource]
-        if parts.namespace is not None:
-            segments.append(parts.namespace)
-        path = target.joinpath(*map(_safe_segment, segments), _safe_segment(parts.name) + ".yaml")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(to_yaml(obj), encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        print(path)
-        written += 1
+    written = skipped = refused = masked = 0
+    try:
+        async for kv in _values(source, prefix):
+            decoded = decoder(kv)
+            # surrogateescape: every byte of the key reaches the file name (encoded), none is lost
+            key_text = kv.key.decode("utf-8", "surrogateescape")
+            parts = parse_key(key_text, _kube_prefix(spec, [kv.key]))
+            if not is_object(decoded) or parts.name is None or parts.resource is None:
+                skipped += 1
+                output.note(f"skipped {_key_text(kv.key)}: {_why_not(decoded, decoder)}")
+                continue
+            reveal = _show_secrets(args)
+            obj = strip_for_export(shown_object(decoded, revision=None, reveal=reveal))
+            directories = [parts.qualified_resource or parts.resource]
+            if parts.namespace is not None:
+                directories.append(parts.namespace)
+            raw = [text.encode("utf-8", "surrogateescape") for text in directories]
+            path = writer.path_for(raw, parts.name.encode("utf-8", "surrogateescape"))
+            try:
+                written_at = writer.write(
+                    path, to_yaml(obj).encode("utf-8"), private=is_secret(decoded.obj)
+                )
+            except Refused as why:
+                refused += 1
+                output.note(f"not written {_key_text(kv.key)}: {why}")
+                continue
+            output.line(str(written_at))
+            written += 1
+            masked += is_masked(decoded, reveal=reveal)
+    finally:
+        writer.close()
     summary = f"exported {written} object(s) to {target}"
     if skipped:
         summary += f", skipped {skipped} value(s) that gave no Kubernetes object (reasons above)"
+    if refused:
+        summary += f", {refused} file(s) not written (reasons above)"
     if masked:
         summary += f"; {masked} Secret(s) masked (--show-secrets to export their data)"
-    _note(summary)
-    return 0
+    output.note(summary)
+    return 1 if refused else 0
 
 
 # ----------------------------------------------------------------------------- registration
@@ -583,6 +574,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     get.add_argument("key", metavar="KEY", help="the full etcd key")
     get.add_argument("--rev", type=int, metavar="N", help="read at this revision")
     get.add_argument("-o", "--output", choices=("yaml", "json", "raw"), default="yaml")
+    get.add_argument(
+        "--force", action="store_true", help="-o raw: write the bytes to a terminal all the same"
+    )
     _add_decode_options(get)
 
     history = _command(subparsers, "history", "every revision of one key", _run_history)
@@ -631,5 +625,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("prefix", metavar="PREFIX", help="key prefix, e.g. /registry/")
     export.add_argument(
         "dir", metavar="DIR", help="written as DIR/<resource>/[<namespace>/]<name>.yaml"
+    )
+    export.add_argument(
+        "--force", action="store_true", help="overwrite files that exist (never through a link)"
     )
     _add_decode_options(export)

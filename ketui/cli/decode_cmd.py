@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ketui.cli import output
 from ketui.cli.view_options import add_view_arguments, decoder_from_args
 from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.releases import DEFAULT_MANIFESTS
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except _Failure as exc:
-        print(f"ketui: {exc}", file=sys.stderr)
+        output.note(str(exc))
         return 1
 
 
@@ -85,25 +86,20 @@ def _run(args: argparse.Namespace) -> int:
     options = _Options(decoder, args.show_secrets)
     documents = _etcdctl_json_kvs(data)
     if documents is None:
-        decoded = _decode_single(data, args.key.encode() if args.key else None, options)
+        key = args.key.encode("utf-8", "surrogateescape") if args.key else None
+        decoded = _decode_single(data, key, options)
         objects = [shown_object(decoded, revision=None, reveal=options.show_secrets)]
         failed = False
     else:
         objects, failed = _decode_document(documents, options)
     if any(is_secret(obj) for obj in objects) and not options.show_secrets:
-        print("ketui: Secret values are masked; --show-secrets reveals them", file=sys.stderr)
+        output.note("Secret values are masked; --show-secrets reveals them")
     if args.output == "json":
         text = to_json(objects[0] if documents is None else objects)
-        _write(text)
+        output.text(text)
     else:
-        _write("---\n".join(_ensure_newline(to_yaml(obj)) for obj in objects))
+        output.text("---\n".join(_ensure_newline(to_yaml(obj)) for obj in objects))
     return 1 if failed else 0
-
-
-def _write(text: str) -> None:
-    if text:
-        sys.stdout.write(_ensure_newline(text))
-    sys.stdout.flush()
 
 
 def _ensure_newline(text: str) -> str:
@@ -159,13 +155,10 @@ def _decode_single(data: bytes, key: bytes | None, options: _Options) -> Decoded
         with_key = _decode_printed(value, key or key_line, options)
         if _usable(with_key):
             name = key_line.decode("utf-8", "replace")
-            print(
-                f"ketui: input is `etcdctl get` output: decoding the value of {name}",
-                file=sys.stderr,
-            )
+            output.note(f"input is `etcdctl get` output: decoding the value of {name}")
             decoded, key = with_key, key or key_line
     for warning in decoded.warnings:
-        print(f"ketui: warning: {warning}", file=sys.stderr)
+        output.note(f"warning: {warning}")
     if decoded.obj is None or decoded.error is not None:
         raise _Failure(options.why_not(decoded, key))
     return decoded
@@ -194,14 +187,14 @@ def _decode_document(
     for key, value in pairs:
         name = key.decode("utf-8", "replace")
         if value is None:
-            print(f"ketui: {name}: no value in the document (keys only?)", file=sys.stderr)
+            output.note(f"{name}: no value in the document (keys only?)")
             failed = True
             continue
         decoded = options.decoder.value(value, key)
         for warning in decoded.warnings:
-            print(f"ketui: {name}: warning: {warning}", file=sys.stderr)
+            output.note(f"{name}: warning: {warning}")
         if decoded.obj is None or decoded.error is not None:
-            print(f"ketui: {name}: {options.why_not(decoded, key)}", file=sys.stderr)
+            output.note(f"{name}: {options.why_not(decoded, key)}")
             failed = failed or decoded.error is not None
             continue
         objects.append(shown_object(decoded, revision=None, reveal=options.show_secrets))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
+from ketui.cli import output
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.source import Source, SourceError
@@ -92,7 +92,7 @@ def _run(
     try:
         return _start(args, make, feed_backlog)
     except (_Failure, SourceError) as exc:
-        print(f"ketui: {exc}", file=sys.stderr)
+        output.note(str(exc))
         return 1
 
 
@@ -118,7 +118,7 @@ def _start(
     else:
         spec = made
         prefix = spec.prefix
-        source = open_source(spec, inform=lambda note: print(f"ketui: {note}", file=sys.stderr))
+        source = open_source(spec, inform=output.note)
         if live_spec:
             from ketui.core.sources.etcd.source import EtcdSource  # grpc: only for live etcd
 

@@ -7,9 +7,9 @@ on the wording of errors.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from ketui.cli import output
 from ketui.core.k8s.encryption import Keyring
 from ketui.core.k8s.releases import DEFAULT_MANIFESTS, resolve_kube_version
 from ketui.core.k8s.shown import Decoder
@@ -48,7 +48,7 @@ def decoder_from_args(args: argparse.Namespace, *, detect_in: Path | None) -> De
     """
     version, note = resolve_kube_version(getattr(args, "kube_version", None), detect_in=detect_in)
     if note:
-        print(f"ketui: {note}", file=sys.stderr)
+        output.note(note)
     config: str | None = getattr(args, "encryption_config", None)
     keyring = Keyring.from_config_file(config) if config else None  # EncryptionConfigError
     return Decoder(version, keyring)

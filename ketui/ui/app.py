@@ -12,10 +12,12 @@ from datetime import datetime
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from ketui.core.k8s.encryption import Keyring
 from ketui.core.k8s.shown import Decoder
+from ketui.core.safe_text import visible, visible_line
 from ketui.core.source import Source
 from ketui.ui.context import ViewContext
 from ketui.ui.screens.help import HelpScreen, help_markdown
@@ -50,6 +52,23 @@ class KetuiApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.ctx.source.close()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification goes through here: keys, file names and error texts in it are
+        shown escaped (:mod:`ketui.core.safe_text`) and never read as markup (``markup`` is
+        accepted for Textual's signature and ignored)."""
+        super().notify(
+            visible(message), title=visible_line(title), severity=severity, timeout=timeout,
+            markup=False,
+        )  # fmt: skip
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where failed workers become notifications instead of crashes."""

@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ketui.core.safe_text import visible_line
+
 #: (title, help, action name on the main screen; ``app.`` ones on the app)
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Show help for the focused pane", "keys and what they do", "app.help"),
@@ -55,8 +57,8 @@ class KetuiCommands(Provider):
         for resource in screen.resources():
             entries.append(
                 (
-                    f"Go to {resource}",
-                    f"jump to the {resource} branch",
+                    f"Go to {visible_line(resource)}",
+                    f"jump to the {visible_line(resource)} branch",
                     partial(screen.jump_to, resource),
                 )
             )

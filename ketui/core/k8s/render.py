@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from ketui.core.safe_text import UNSAFE, UNSAFE_NON_C0
+
 __all__ = [
     "FORMATS",
     "go_json_float",
@@ -50,8 +52,9 @@ _JSON_ESCAPES = {
 }
 # Control characters, quote, backslash, the HTML-sensitive characters encoding/json escapes by
 # default, the two JavaScript line terminators, and lone surrogates (which Go cannot hold in a
-# string: its decoder turns them into U+FFFD).
-_JSON_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+# string: its decoder turns them into U+FFFD). Unlike Go, also DEL, C1 and the invisible and
+# reordering characters (ketui.core.safe_text): the same JSON value, safe on a terminal.
+_JSON_NEEDS_ESCAPE = re.compile(f'[\x00-\x1f"\\\\<>&\ud800-\udfff{UNSAFE_NON_C0}]')
 
 
 def _json_escape_char(match: re.Match[str]) -> str:
@@ -389,9 +392,16 @@ def _scalar_event(text: str, style: str | None) -> yaml.ScalarEvent:
 
 
 def _string_event(text: str) -> yaml.ScalarEvent:
-    """go-yaml v2 ``stringv``: literal block if multi-line, plain if it reads back as a string."""
+    """go-yaml v2 ``stringv``: literal block if multi-line, plain if it reads back as a string.
+
+    Unlike go-yaml, a string holding a control, invisible or reordering character
+    (:data:`~ketui.core.safe_text.UNSAFE`) is always double-quoted, where :func:`to_yaml` can
+    escape every such character: the same value, and nothing that can drive a terminal.
+    """
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)  # what Go's JSON round trip makes of them
+    if UNSAFE.search(text):
+        return _scalar_event(text, '"')
     if "\n" in text:
         return _scalar_event(text, "|")
     plain = _yaml_resolves_to_str(text) and _BASE60_FLOAT.fullmatch(text) is None
@@ -506,7 +516,17 @@ def to_yaml(obj: Any, *, first_lines: Callable[[str], None] | None = None) -> st
     # last line this can only be that marker: a "..." string would have been quoted.
     if text.endswith("\n...\n"):
         text = text[:-4]
-    return text
+    # libyaml writes the invisible and reordering characters as they are, even double-quoted;
+    # only double-quoted scalars hold them (_string_event), where an escape means the same.
+    return _YAML_RAW_UNSAFE.sub(_yaml_escape, text)
+
+
+_YAML_RAW_UNSAFE = re.compile(f"[{UNSAFE_NON_C0}]")
+
+
+def _yaml_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,7 @@ from ketui.core.index.sourcediff import KeyDiff
 from ketui.core.k8s.shown import shown_object
 from ketui.core.source import CompactedError, KeyValue, SourceError
 from ketui.ui.context import ViewContext
+from ketui.ui.safe import safe_key
 from ketui.ui.widgets.text_view import TextView, prepare_diff
 
 
@@ -56,10 +58,10 @@ so they are only available until etcd compacts it.
         rows = [(key, "+") for key in changes.added] + [(key, "-") for key in changes.removed]
         rows += [(key, "~") for key in changes.changed]
         with Horizontal():
-            table: DataTable[str] = DataTable(id="changes", cursor_type="row")
+            table: DataTable[str | Text] = DataTable(id="changes", cursor_type="row")
             table.add_columns("", "key")
             for key, sign in sorted(rows):
-                table.add_row(sign, key.decode(errors="replace"), key=key.hex())
+                table.add_row(sign, safe_key(key), key=key.hex())
             yield table
             yield TextView("diff", id="compare-diff")
         yield Footer()

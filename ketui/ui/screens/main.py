@@ -36,6 +36,7 @@ from ketui.ui.clipboard import copy_text, etcdctl_command
 from ketui.ui.commands import KetuiCommands
 from ketui.ui.context import ViewContext
 from ketui.ui.messages import FeedEventSelected, KeySelected, StatusUpdated, WatchBatch
+from ketui.ui.safe import safe_text
 from ketui.ui.screens.compare import CompareScreen
 from ketui.ui.screens.stats import StatsScreen
 from ketui.ui.widgets.key_tree import KeyTree
@@ -443,7 +444,7 @@ class MainScreen(Screen[None]):
 
     def _tree_info(self, text: str) -> None:
         # One fixed-height line: a layout pass of the whole screen per update cost 25-45 ms.
-        self.query_one("#tree-info", Static).update(text, layout=False)
+        self.query_one("#tree-info", Static).update(safe_text(text), layout=False)
 
     # -- filter and jump -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ketui.core.index.keyindex import Aggregate, IndexStats
 from ketui.core.k8s.render import human_bytes
+from ketui.ui.safe import safe_key, safe_text
 
 
 def _plural(count: int, noun: str) -> str:
@@ -76,14 +77,14 @@ keys attached to leases (events, node heartbeats, apiserver leases …). **enter
         stats = self.stats
         by_res = self.query_one("#by-resource", DataTable)
         for name, agg in sorted(stats.by_resource.items(), key=lambda i: -i[1].count):
-            by_res.add_row(*_numbers(agg), name)
+            by_res.add_row(*_numbers(agg), safe_text(name))
         by_ns = self.query_one("#by-namespace", DataTable)
         for name, agg in sorted(stats.by_namespace.items(), key=lambda i: -i[1].count):
-            by_ns.add_row(*_numbers(agg), name or "(cluster)")
+            by_ns.add_row(*_numbers(agg), safe_text(name) if name else "(cluster)")
         largest = self.query_one("#largest", DataTable)
         for info in stats.largest:
             size = Text(human_bytes(info.size), justify="right")
-            largest.add_row(size, info.key.decode(errors="replace"), key=info.key.hex())
+            largest.add_row(size, safe_key(info.key), key=info.key.hex())
         leases = self.query_one("#leases", DataTable)
         for lease, agg in sorted(stats.by_lease.items(), key=lambda i: -i[1].count):
             leases.add_row(*_numbers(agg), f"{lease:x}")

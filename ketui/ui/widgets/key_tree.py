@@ -13,6 +13,7 @@ from ketui.core.k8s.keys import segment_label
 from ketui.core.k8s.render import human_bytes
 from ketui.core.source import KeyInfo
 from ketui.ui.messages import KeySelected
+from ketui.ui.safe import safe_key, safe_text
 
 #: Children shown per expansion; the rest sit behind a "… N more" node that loads the next page.
 PAGE = 500
@@ -71,13 +72,12 @@ branch. **enter**/**space** expands a branch or opens a key; **/** filters as yo
 
     def label_for(self, node: IndexNode) -> Text:
         name = segment_label(node.path, self.kube_prefix) or node.name
+        label = safe_text(name)
         if node.is_leaf:
-            label = Text(name)
             size = node.info.size if node.info is not None else None
             if size is not None:
                 label.append(f"  {human_bytes(size)}", style="dim")
             return label
-        label = Text(name)
         total = human_bytes(node.bytes) if not node.unknown else "size ?"
         label.append(f"  {node.count} · {total}", style="dim")
         return label
@@ -174,7 +174,7 @@ branch. **enter**/**space** expands a branch or opens a key; **/** filters as yo
             node = IndexNode(
                 info.key.decode(errors="replace"), "", 1, info.size or 0, 0, True, info
             )
-            label = Text(node.name)
+            label = safe_key(info.key)
             if info.size is not None:
                 label.append(f"  {human_bytes(info.size)}", style="dim")
             self.root.add_leaf(label, data=node)

@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from ketui.core.k8s.render import human_bytes
 from ketui.core.source import SourceStatus
+from ketui.ui.safe import safe_text
 
 
 class StatusBar(Static):
@@ -29,12 +30,14 @@ class StatusBar(Static):
             text.append("connecting…" if self.error is None else "")
         else:
             text.append(f" {status.kind} ", style="bold reverse")
-            text.append(f" {status.endpoint or status.description}")
+            text.append(" ")
+            text.append_text(safe_text(status.endpoint or status.description))
             text.append(f"  rev {status.revision}")
             if status.db_size is not None:
                 text.append(f"  db {human_bytes(status.db_size)}")
             if status.leader:
-                text.append(f"  leader {status.leader}")
+                text.append("  leader ")
+                text.append_text(safe_text(status.leader))
             if status.key_count is not None:
                 text.append(f"  {status.key_count} keys")
             if status.read_only:
@@ -45,7 +48,7 @@ class StatusBar(Static):
             text.append(" PAUSED ", style="bold black on cyan")
         if self.error is not None:
             text.append("  ")
-            text.append(f" ⚠ {self.error} (retrying) ", style="bold white on red")
+            text.append_text(safe_text(f" ⚠ {self.error} (retrying) ", "bold white on red"))
         return text
 
     def watch_error(self, error: str | None) -> None:

@@ -15,7 +15,7 @@ coloured by their line prefixes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ketui.core.k8s.objdiff import diff_text
+from ketui.core.safe_text import UNSAFE, pieces, visible
 
 _YAML_KEY = re.compile(
     r"^(?P<indent> *(?:- )*)"
@@ -70,7 +71,8 @@ def prepare_text(text: str, language: str | None) -> PreparedText:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    width = max(map(cell_len, lines), default=0)
+    shown = lines if not UNSAFE.search(text) else [visible(line) for line in lines]
+    width = max(map(cell_len, shown), default=0)
     block = b""
     unified_from = -1
     if language == "yaml":
@@ -133,6 +135,7 @@ class TextView(ScrollView, can_focus=True):
         "text-view--hunk",
         "text-view--added",
         "text-view--removed",
+        "text-view--escape",
     }
 
     DEFAULT_CSS = """
@@ -146,6 +149,7 @@ class TextView(ScrollView, can_focus=True):
     TextView > .text-view--hunk { color: $accent; }
     TextView > .text-view--added { color: $text-success; }
     TextView > .text-view--removed { color: $text-error; }
+    TextView > .text-view--escape { text-style: bold reverse; }
     """
 
     def __init__(self, language: str | None, *, id: str | None = None) -> None:  # noqa: A002
@@ -185,7 +189,7 @@ class TextView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         strip = self._cache.get(number)
         if strip is None:
-            segments = [segment for segment in self._segments(number) if segment.text]
+            segments = list(_escaped(self._segments(number), self._styles("escape")))
             strip = Strip(segments).apply_style(self.rich_style)
             self._cache[number] = strip
         scroll_x = int(self.scroll_x)
@@ -213,6 +217,20 @@ class TextView(ScrollView, can_focus=True):
                 if line.startswith(prefix):
                     return [Segment(line, style(name))]
         return [Segment(line)]
+
+
+def _escaped(segments: list[Segment], style: Style) -> Iterator[Segment]:
+    """The segments without empty ones, unsafe characters as visible escapes in ``style``: no
+    text from etcd reaches the terminal as a control sequence."""
+    for segment in segments:
+        if not segment.text:
+            continue
+        if not UNSAFE.search(segment.text):
+            yield segment
+            continue
+        for piece, escaped in pieces(segment.text, one_line=False):
+            base = segment.style or Style()
+            yield Segment(piece, base + style if escaped else segment.style)
 
 
 def _value_segment(text: str, style: Callable[[str], Style]) -> Segment:

@@ -24,6 +24,7 @@ from ketui.core.k8s.render import human_bytes
 from ketui.core.k8s.shown import TEXT_VIEWS, is_masked, shown_object, shown_text
 from ketui.core.source import EventType, History, KeyValue, Revision, SourceError, WatchEvent
 from ketui.ui.context import ViewContext
+from ketui.ui.safe import safe_key, safe_text
 from ketui.ui.widgets.text_view import PreparedText, TextView, prepare_diff, prepare_text
 
 #: The text tab of each rendered view and its language.
@@ -109,14 +110,14 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
 
     @work(exclusive=True, group="value", exit_on_error=False)
     async def _load(self, key: bytes, revision: int | None) -> None:
-        self.query_one("#value-title", Static).update(f"loading {key.decode(errors='replace')}…")
+        self.query_one("#value-title", Static).update(Text("loading ") + safe_key(key) + "…")
         try:
             kv = await self.ctx.source.get(key, revision=revision)
         except SourceError as err:
             self.notify(str(err), severity="error", title="get failed")
             return
         if kv is None:
-            self._clear(f"{key.decode(errors='replace')}: not found (deleted?)")
+            self._clear(safe_key(key) + ": not found (deleted?)")
             return
         decoded = await self.ctx.decode(kv)
         ttl = await self.ctx.lease_ttl(kv.lease)
@@ -128,7 +129,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     async def _show_event(self, event: WatchEvent) -> None:
         current = event.kv if event.type is EventType.PUT else event.prev_kv
         if current is None:
-            self._clear(f"{event.kv.key.decode(errors='replace')} deleted")
+            self._clear(safe_key(event.kv.key) + " deleted")
             return
         decoded = await self.ctx.decode(current)
         prev = await self.ctx.decode(event.prev_kv) if event.prev_kv is not None else None
@@ -169,7 +170,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def _revealed(self) -> bool:
         return self.key is not None and self.key in self.revealed
 
-    def _clear(self, title: str) -> None:
+    def _clear(self, title: Text) -> None:
         self.kv = self.decoded = None
         self.query_one("#value-title", Static).update(title)
         for area in ("yaml-text", "json-text", "raw-text", "diff-text", "history-diff"):
@@ -185,7 +186,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def _show_title(self) -> None:
         if self.kv is None or self.decoded is None:
             return
-        title = Text(self.kv.key.decode(errors="replace"), style="bold")
+        title = safe_key(self.kv.key, "bold")
         what = self.decoded.kind or self.decoded.family.value
         title.append(f"  {what}  rev {self.kv.mod_revision}  {human_bytes(self.kv.size)}")
         if is_masked(self.decoded, reveal=self._revealed()):
@@ -239,7 +240,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     @staticmethod
     def _meta(kv: KeyValue, decoded: Decoded, ttl: tuple[int, int] | None) -> Text:
         rows: list[tuple[str, str]] = [
-            ("key", kv.key.decode(errors="replace")),
+            ("key", kv.key.decode("utf-8", "surrogateescape")),
             ("create revision", str(kv.create_revision)),
             ("mod revision", str(kv.mod_revision)),
             ("version", str(kv.version)),
@@ -270,7 +271,8 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         text = Text()
         for name, value in rows:
             text.append(f"{name:>17}  ", style="bold")
-            text.append(value + "\n")
+            text.append_text(safe_text(value))
+            text.append("\n")
         return text
 
     # -- history ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ketui.core.k8s.keys import KeyParts, parse_key, resolve_resource
 from ketui.core.source import EventType, WatchEvent
 from ketui.ui.formatting import signed_bytes
 from ketui.ui.messages import FeedEventSelected
+from ketui.ui.safe import safe_text
 from ketui.ui.widgets.feed_log import FeedLog
 
 
@@ -231,12 +232,12 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
     def _cells(self, entry: FeedEntry) -> tuple[Text, ...]:
         where = f"{entry.namespace}/{entry.name}" if entry.namespace else entry.name
         if not entry.resource:
-            where = entry.event.kv.key.decode(errors="replace")
+            where = entry.event.kv.key.decode("utf-8", "surrogateescape")
         return (
             Text(entry.received.strftime("%H:%M:%S"), style="dim"),
             Text(entry.op, style=OP_STYLES[entry.op]),
-            Text(entry.resource),
-            Text(where),
+            safe_text(entry.resource),
+            safe_text(where),
             Text(str(entry.event.revision), justify="right"),
             Text(signed_bytes(entry.size_change), justify="right"),
         )
@@ -265,9 +266,10 @@ Moving up stops following new events; `G`/`end` resumes. `p` pauses (events are 
         else:
             info.append("  not following (G resumes)", style="yellow")
         if self.filter != FeedFilter():
-            info.append(f"  filter: {self.query_one('#feed-filter', Input).value}", style="cyan")
+            info.append("  filter: ", style="cyan")
+            info.append_text(safe_text(self.query_one("#feed-filter", Input).value, "cyan"))
         if self.note:
-            info.append(f"  {self.note}", style="bold yellow")
+            info.append_text(safe_text(f"  {self.note}", "bold yellow"))
         self.query_one("#feed-info", Static).update(info, layout=False)  # one fixed line
 
     # -- user actions ----------------------------------------------------------------------------

@@ -124,10 +124,11 @@ def test_non_finite_floats_print_placeholders(value: float, json_text: str, yaml
 
 
 def test_json_escapes_like_go() -> None:
+    """Go's escapes, and DEL too (Go leaves it raw: ketui never writes it to a terminal)."""
     text = "<a href='x'>&\u2028\u2029\x00\x1f\b\f\n\r\t\"\\\x7fé😀"
     assert to_json(text) == (
         "\"\\u003ca href='x'\\u003e\\u0026\\u2028\\u2029\\u0000\\u001f"
-        '\\b\\f\\n\\r\\t\\"\\\\\x7fé😀"'
+        '\\b\\f\\n\\r\\t\\"\\\\\\u007fé😀"'
     )
 
 
