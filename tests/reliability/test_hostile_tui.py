@@ -89,6 +89,7 @@ async def test_every_hostile_key_in_every_tab(tmp_path: Path) -> None:
         await pilot.press(*"go")
         await pilot.pause(0.3)
         clean_screen(app, "palette")
+    print(f"\nhostile TUI: {len(SCREENS_READ)} screens read, none with an unsafe character")
 
 
 @pytest.mark.etcd
@@ -111,3 +112,16 @@ async def test_hostile_watch_events_in_the_feed(etcd: EtcdServer) -> None:
         await wait_until(pilot, lambda: view.kv is not None and value_settled(app))
         clean_screen(app, "live event diff")
         tree_intact(app)
+
+
+def test_only_the_copy_action_writes_the_clipboard() -> None:
+    """OSC 52 is written by Textual's copy_to_clipboard (base64 of what the user chose to copy),
+    and ketui calls it in one place: the copy action's helper."""
+    from tests.paths import REPO
+
+    callers = [
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "ketui").rglob("*.py")
+        if "copy_to_clipboard" in path.read_text() or "\\x1b]52" in path.read_text()
+    ]
+    assert callers == ["ketui/ui/clipboard.py"]

@@ -45,6 +45,13 @@ class Tmux:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "e2e")
 
+    def capture(self, *, styles: bool = False) -> str:
+        """The pane as text; ``styles``: with the SGR sequences of its colours (``-e``)."""
+        return self._tmux("capture-pane", "-p", *(["-e"] if styles else []), "-t", "e2e")
+
+    def pane_title(self) -> str:
+        return self._tmux("display-message", "-p", "-t", "e2e", "#{pane_title}").strip()
+
     def keys(self, *keys: str) -> None:
         for key in keys:
             self._tmux("send-keys", "-t", "e2e", key)

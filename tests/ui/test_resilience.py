@@ -50,8 +50,9 @@ async def test_compaction_while_the_feed_is_behind_resyncs(etcd: EtcdServer) -> 
         app.main.watch_changes(behind)  # resumes where it was: revision `behind` is gone
 
         await wait_until(pilot, lambda: first_label(app).startswith("/registry  3 "), timeout=10)
+        await wait_until(pilot, lambda: any("compacted at" in n.message for n in app._notifications))
         told = [n.message for n in app._notifications if "compacted at" in n.message]
-        assert told and told[0].startswith(f"compacted at {behind + 1}")
+        assert told[0].startswith(f"compacted at {behind + 1}")
         feed = app.main.query_one(WatchFeed)
         assert feed.note.startswith(f"compacted at {behind + 1}")
         await wait_until(pilot, lambda: watching(app) and not app.main.keys_loading)
@@ -65,7 +66,13 @@ async def assert_usable_with_error(app: KetuiApp, expected: str) -> None:
     """The app shows the problem (notification and tree line) and keeps answering keys."""
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         await wait_until(pilot, lambda: not app.main.keys_loading, timeout=15)
-        messages = [n.message for n in app._notifications if n.title == "cannot list keys"]
+
+        def told() -> list[str]:
+            return [n.message for n in app._notifications if n.title == "cannot list keys"]
+
+        # notify() posts a message: the app may not have handled it yet under load
+        await wait_until(pilot, lambda: bool(told()))
+        messages = told()
         assert len(messages) == 1 and expected in messages[0], messages
         assert "\n" not in messages[0]
         assert tree_info(app).startswith("error: ")

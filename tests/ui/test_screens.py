@@ -85,7 +85,9 @@ async def test_compare_without_mark_warns(memory_source: MemorySource) -> None:
         await pilot.press("D")
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)
-        assert any("mark the state first" in n.message for n in app._notifications)
+        await wait_until(
+            pilot, lambda: any("mark the state first" in n.message for n in app._notifications)
+        )
 
 
 async def test_copy_key_yaml_and_etcdctl(memory_source: MemorySource) -> None:
