@@ -50,7 +50,9 @@ async def test_compaction_while_the_feed_is_behind_resyncs(etcd: EtcdServer) -> 
         app.main.watch_changes(behind)  # resumes where it was: revision `behind` is gone
 
         await wait_until(pilot, lambda: first_label(app).startswith("/registry  3 "), timeout=10)
-        await wait_until(pilot, lambda: any("compacted at" in n.message for n in app._notifications))
+        await wait_until(
+            pilot, lambda: any("compacted at" in n.message for n in app._notifications)
+        )
         told = [n.message for n in app._notifications if "compacted at" in n.message]
         assert told[0].startswith(f"compacted at {behind + 1}")
         feed = app.main.query_one(WatchFeed)
