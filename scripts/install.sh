@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything ketui needs on Debian (bookworm or later): the etcd server and client used by
 # the tests, tmux for the end-to-end test, and ketui itself with its dev tools in ./.venv.
+# etcd 3.5 (what users run; bookworm packages only 3.4) is fetched from Debian trixie and unpacked
+# into .venv/etcd-3.5 without being installed into the system (scripts/debian_fetch.sh).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +21,13 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+# etcd 3.5 for the tests (tests/etcd_harness.py prefers it; scripts/test.sh also runs 3.4).
+ETCD_35=3.5.16-4
+if [ ! -x .venv/etcd-3.5/usr/bin/etcd ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+    scripts/debian_fetch.sh trixie .venv/etcd-3.5 "etcd-server=$ETCD_35" "etcd-client=$ETCD_35"
+  else
+    echo "install.sh: no apt-get/dpkg: the tests use the etcd on PATH only" >&2
+  fi
+fi

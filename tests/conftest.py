@@ -14,17 +14,36 @@ from tests.etcd_harness import (
     MISSING_REASON,
     EtcdCluster,
     EtcdServer,
+    etcd_version,
     make_tls_files,
 )
 
+#: Fixtures that start etcd servers; a test using one, or a module that starts its own, is an
+#: etcd test (marked ``etcd``: scripts/test.sh runs those once more against etcd 3.4).
+ETCD_FIXTURES = {"etcd", "etcd_tls", "etcd_cluster"}
+
+
+def _uses_etcd(item: pytest.Item) -> bool:
+    if ETCD_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    return any(name in vars(module) for name in ("EtcdServer", "EtcdCluster")) if module else False
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_etcd(item):
+            item.add_marker(pytest.mark.etcd)
     if ETCD and ETCDCTL:
         return
     skip = pytest.mark.skip(reason=MISSING_REASON)
     for item in items:
         if "etcd" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_report_header() -> str:
+    return f"etcd server: {ETCD or 'none'} ({etcd_version() or 'not installed'})"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -38,10 +57,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for name, value in getattr(report, "user_properties", ())
         if name == "summary"
     ]
-    if lines:
-        terminalreporter.write_sep("-", "summary")
-        for line in lines:
-            terminalreporter.write_line(str(line))
+    terminalreporter.write_sep("-", "summary")
+    terminalreporter.write_line(f"etcd server: {etcd_version() or 'none'} ({ETCD or '-'})")
+    for line in lines:
+        terminalreporter.write_line(str(line))
 
 
 @pytest.fixture

@@ -16,12 +16,39 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ETCD = shutil.which("etcd")
-ETCDCTL = shutil.which("etcdctl")
+#: Where scripts/install.sh unpacks Debian's etcd 3.5 (what users run); tests prefer it.
+ETCD_35 = Path(__file__).resolve().parent.parent / ".venv" / "etcd-3.5" / "usr" / "bin"
+
+
+def _binary(name: str) -> str | None:
+    """``KETUI_TEST_ETCD``/``KETUI_TEST_ETCDCTL`` when set (etcdctl defaults to the etcd
+    server's folder), else the etcd 3.5 that scripts/install.sh unpacked, else ``PATH``."""
+    given = os.environ.get(f"KETUI_TEST_{name.upper()}")
+    if given:
+        return given
+    server = os.environ.get("KETUI_TEST_ETCD")
+    if server and (Path(server).parent / name).exists():
+        return str(Path(server).parent / name)
+    if not server and (ETCD_35 / name).exists():
+        return str(ETCD_35 / name)
+    return shutil.which(name)
+
+
+ETCD = _binary("etcd")
+ETCDCTL = _binary("etcdctl")
 MISSING_REASON = (
     "the etcd server binary is not installed: run scripts/install.sh "
-    "(Debian packages etcd-server and etcd-client)"
+    "(Debian packages etcd-server and etcd-client, and etcd 3.5 unpacked into .venv)"
 )
+
+
+def etcd_version() -> str:
+    """The version of the etcd server the tests run (``3.5.16``), or ``""`` when there is none."""
+    if not ETCD:
+        return ""
+    out = subprocess.run([ETCD, "--version"], capture_output=True, text=True).stdout
+    first = out.splitlines()[0] if out else ""
+    return first.rsplit(" ", 1)[-1]
 
 
 def free_port() -> int:
