@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +20,29 @@ from tests.etcd_harness import (
     make_tls_files,
 )
 
-#: Fixtures that start etcd servers; a test using one, or a module that starts its own, is an
-#: etcd test (marked ``etcd``: scripts/test.sh runs those once more against etcd 3.4).
+#: Fixtures that start etcd servers. A test using one, or a fixture or test body that starts a
+#: server itself, is an etcd test (marked ``etcd``: scripts/test.sh runs those again on etcd 3.4).
 ETCD_FIXTURES = {"etcd", "etcd_tls", "etcd_cluster"}
 
 
+@functools.cache
+def _starts_etcd(function: Callable[..., object]) -> bool:
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return "EtcdServer(" in source or "EtcdCluster(" in source
+
+
 def _uses_etcd(item: pytest.Item) -> bool:
-    if ETCD_FIXTURES & set(getattr(item, "fixturenames", ())):
+    names = set(getattr(item, "fixturenames", ()))
+    if ETCD_FIXTURES & names:
         return True
-    module = getattr(item, "module", None)
-    return any(name in vars(module) for name in ("EtcdServer", "EtcdCluster")) if module else False
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    functions = [d.func for defs in definitions for d in defs]
+    functions.append(getattr(item, "function", None))
+    return any(_starts_etcd(f) for f in functions if f is not None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
