@@ -17,6 +17,9 @@ best time of each side, and the median of the per-run ratios (each ketui run aga
 run right after it, so both saw the same machine load).
 
 Run from the repository root:  .venv/bin/python -m benchmarks.sources [--keys 100000]
+The etcd server is the tests' (tests/etcd_harness.py: the etcd 3.5 that scripts/install.sh
+unpacked, else the one on PATH); ``KETUI_TEST_ETCD=/usr/bin/etcd`` (and ``KETUI_TEST_ETCDCTL``)
+runs against another, etcdctl included. The first line printed names the server.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from ketui.core.index.keyindex import KeyIndex
 from ketui.core.sources.etcd.config import EtcdConfig
 from ketui.core.sources.etcd.source import EtcdSource
 from ketui.core.sources.snapshot.index import scan_snapshot
-from tests.etcd_harness import ETCDCTL, EtcdServer
+from tests.etcd_harness import ETCD, ETCDCTL, EtcdServer, etcd_version
 
 RESOURCES = ("pods", "configmaps", "secrets", "deployments", "replicasets", "events", "leases")
 BATCH = 100  # puts per Txn (etcd's default --max-txn-ops is 128)
@@ -142,6 +145,7 @@ async def compare(
 
 
 async def run(args: argparse.Namespace) -> None:
+    print(f"etcd {etcd_version()} ({ETCD}), etcdctl {ETCDCTL}")
     server = EtcdServer(extra_args=["--quota-backend-bytes", str(8 << 30)]).start()
     try:
         started = time.perf_counter()

@@ -32,6 +32,9 @@ other in the tree. Reported per value: when the YAML tab shows its first screen,
 (base64, nothing decoded) and ``ketui get -o yaml`` of the same key for context.
 
 Run from the repository root:  .venv/bin/python benchmarks/tui.py [--keys 100000] [--quick]
+The etcd server is the tests' (tests/etcd_harness.py: the etcd 3.5 that scripts/install.sh
+unpacked, else the one on PATH); ``KETUI_TEST_ETCD=/usr/bin/etcd`` (and ``KETUI_TEST_ETCDCTL``)
+runs against another, etcdctl included. The first line printed names the server.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from ketui.ui.widgets.status_bar import StatusBar  # noqa: E402
 from ketui.ui.widgets.text_view import TextView  # noqa: E402
 from ketui.ui.widgets.value_view import ValueView  # noqa: E402
 from ketui.ui.widgets.watch_feed import WatchFeed  # noqa: E402
-from tests.etcd_harness import EtcdServer  # noqa: E402
+from tests.etcd_harness import ETCD, EtcdServer, etcd_version  # noqa: E402
 
 SIZE = (120, 40)
 TICK = 0.01  # the UI-latency probe's interval
@@ -504,6 +507,7 @@ def import_seconds() -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
+    print(f"etcd {etcd_version()} ({ETCD})")
     if "startup" in args.parts:
         await run_startup(args)
     if "feed" in args.parts:

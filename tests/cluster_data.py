@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.etcd_harness import EtcdServer
+from tests.paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/k8s-fixtures/master")
+FIXTURES = SHARED_FIXTURES / "master"
 
 
 def _json(obj: object) -> bytes:

@@ -22,7 +22,14 @@ from ketui.core.index.sourcediff import KeyDiff, Side, diff_sources
 from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.keys import DEFAULT_PREFIX, detect_prefix, parse_key
 from ketui.core.k8s.render import human_bytes
-from ketui.core.k8s.shown import Decoder, is_masked, is_object, shown_object, why_not_decoded
+from ketui.core.k8s.shown import (
+    Decoder,
+    dropped_note,
+    is_masked,
+    is_object,
+    shown_object,
+    why_not_decoded,
+)
 from ketui.core.source import (
     CompactedError,
     EventType,
@@ -261,6 +268,9 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
         return 0
     for warning in decoded.warnings:
         output.note(warning)
+    dropped = dropped_note(decoded)
+    if dropped:
+        output.note(dropped)
     if decoded.obj is not None:
         from ketui.core.k8s.render import to_json, to_yaml
 

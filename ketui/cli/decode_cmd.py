@@ -19,7 +19,7 @@ from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.releases import DEFAULT_MANIFESTS
 from ketui.core.k8s.render import to_json, to_yaml
 from ketui.core.k8s.secrets import is_secret
-from ketui.core.k8s.shown import Decoder, shown_object, why_not_decoded
+from ketui.core.k8s.shown import Decoder, dropped_note, shown_object, why_not_decoded
 
 DESCRIPTION = """\
 Decode etcd values written by kube-apiserver (protobuf, JSON, CBOR, encrypted at rest) and print
@@ -161,6 +161,9 @@ def _decode_single(data: bytes, key: bytes | None, options: _Options) -> Decoded
         output.note(f"warning: {warning}")
     if decoded.obj is None or decoded.error is not None:
         raise _Failure(options.why_not(decoded, key))
+    dropped = dropped_note(decoded)
+    if dropped:
+        output.note(dropped)
     return decoded
 
 
@@ -193,6 +196,9 @@ def _decode_document(
         decoded = options.decoder.value(value, key)
         for warning in decoded.warnings:
             output.note(f"{name}: warning: {warning}")
+        dropped = dropped_note(decoded)
+        if dropped:
+            output.note(f"{name}: {dropped}")
         if decoded.obj is None or decoded.error is not None:
             output.note(f"{name}: {options.why_not(decoded, key)}")
             failed = failed or decoded.error is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
-from ketui.core.sources.memory import MemorySource
+from ketui.core.sources.memory import MemoryOp, MemorySource
 from ketui.core.sources.open import open_paths
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.widgets.key_tree import KeyTree
@@ -114,3 +114,20 @@ async def test_the_yaml_tab_shows_what_get_prints(etcd: EtcdServer, tmp_path: Pa
         view = await open_key(app, pilot, key)
         assert view.yaml_text() == printed["yaml"]
         assert code(view, "json-text") + "\n" == printed["json"]
+
+
+async def test_fields_the_release_drops_are_named_not_hidden() -> None:
+    """An object written by an old release (auger's 2017 Pod): the YAML is the newest release's,
+    a line under the title names what it drops, the Meta tab lists it with its value."""
+    sample = Path(__file__).parents[1] / "core" / "k8s" / "auger" / "pod.bin"
+    key = b"/registry/pods/default/pi-dqtsw"
+    source = MemorySource([MemoryOp.put(key, sample.read_bytes().removesuffix(b"\n"))])
+    app = make_app(source, clock=frozen_clock)
+    async with app.run_test(size=(140, 36)) as pilot:
+        view = await open_key(app, pilot, key.decode())
+        assert "clusterName" not in view.yaml_text()
+        note = str(view.query_one("#value-note", Static).render())
+        assert "1 stored field that 1.36 drops: metadata.clusterName (known to 1.17-1.24)" in note
+        meta = str(view.query_one("#meta", Static).render())
+        assert 'metadata.clusterName = "" (known to 1.17-1.24)' in meta
+        assert "Kubernetes 1.36" in meta

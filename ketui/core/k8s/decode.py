@@ -20,14 +20,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ketui.core.k8s.cbor import cbor_to_json
-from ketui.core.k8s.decoded import Decoded, Family
+from ketui.core.k8s.decoded import Decoded, DroppedField, Family
 from ketui.core.k8s.encryption import ENCRYPTED_PREFIX, decrypt
+from ketui.core.k8s.objdiff import diff_objects
 from ketui.core.k8s.protobuf.decode import decode_object
-from ketui.core.k8s.protobuf.schema import message_for_kind, view_for
+from ketui.core.k8s.protobuf.schema import message_for_kind, raw_message, release_span, view_for
 from ketui.core.k8s.protobuf.schemaless import decode_raw
 from ketui.core.k8s.releases import normalize_kube_version
 from ketui.core.pbwire import MAGIC as PROTOBUF_MAGIC
-from ketui.core.pbwire import WireError, parse_envelope
+from ketui.core.pbwire import Envelope, WireError, parse_envelope
 
 if TYPE_CHECKING:
     from ketui.core.k8s.encryption import Keyring
@@ -172,9 +173,12 @@ def _decode_protobuf(value: bytes, kube_version: str | None) -> Decoded:
     if not envelope.kind:
         decoded.warnings.append("the envelope names no kind: showing raw protobuf fields")
         return _schemaless(decoded, envelope.raw)
+    view = view_for(kube_version)
+    decoded.view = view.name
+    dropped: list[tuple[int, int]] = []
     try:
         obj = decode_object(
-            envelope.api_version, envelope.kind, envelope.raw, view_for(kube_version)
+            envelope.api_version, envelope.kind, envelope.raw, view, dropped=dropped
         )
     except (ValueError, RecursionError) as exc:
         decoded.error = f"malformed {envelope.kind} protobuf: {' '.join(str(exc).split())}"
@@ -187,7 +191,31 @@ def _decode_protobuf(value: bytes, kube_version: str | None) -> Decoded:
         return _schemaless(decoded, envelope.raw)
     decoded.obj = obj
     decoded.message = message_for_kind(envelope.api_version, envelope.kind)
+    if dropped:
+        decoded.dropped = _dropped_fields(envelope, obj, kube_version, dropped)
     return decoded
+
+
+def _dropped_fields(
+    envelope: Envelope, shown: dict[str, Any], kube_version: str | None,
+    dropped: list[tuple[int, int]],
+) -> list[DroppedField]:  # fmt: skip
+    """What the view left out, found by decoding once more with the fields it drops (only values
+    that have some: objects written by another release)."""
+    full = decode_object(
+        envelope.api_version, envelope.kind, envelope.raw,
+        view_for(kube_version, wire_extras=True),
+    )  # fmt: skip
+    spans: dict[str, str] = {}
+    for index, number in dropped:
+        name = next(f.json for f in raw_message(index).fields if f.number == number)
+        spans.setdefault(name, release_span(index, number))
+    out = []
+    for change in diff_objects(shown, full):
+        if change.added:
+            name = change.path.rsplit(".", 1)[-1].split("[", 1)[0].strip('"')
+            out.append(DroppedField(change.path, change.new, spans.get(name, "other releases")))
+    return out
 
 
 def _schemaless(decoded: Decoded, raw: bytes) -> Decoded:

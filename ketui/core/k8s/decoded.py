@@ -29,6 +29,16 @@ class Encryption:
     reason: str | None = None  # why it was not decrypted
 
 
+@dataclass(frozen=True, slots=True)
+class DroppedField:
+    """A field on the wire that the release view does not print (an older or newer release has
+    it): where it would be, its value as that release prints it, and the releases that have it."""
+
+    path: str  # kubectl's spelling: metadata.clusterName, spec.containers[0].x
+    value: Any
+    releases: str  # "1.17-1.24", "1.37+"
+
+
 @dataclass(slots=True)
 class Decoded:
     """One decoded value.
@@ -52,6 +62,8 @@ class Decoded:
     error: str | None = None  # one-line reason when decoding failed (never raised)
     warnings: list[str] = field(default_factory=list)
     kube_version: str | None = None  # the release view used, e.g. "1.29"; None for newest
+    view: str | None = None  # the name of the release view used ("1.36"), protobuf values only
+    dropped: list[DroppedField] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -9,18 +9,21 @@ from typing import Any
 import yaml
 
 DEFAULT_MANIFESTS = "/etc/kubernetes/manifests"
-_NEWEST = {"", "master", "latest", "newest"}
+_NEWEST = {"", "latest", "newest"}
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.+_-]*)?")
 _MAX_MANIFEST_BYTES = 1 << 20
 
 
 def normalize_kube_version(text: str | None) -> str | None:
-    """``"v1.29.3"``, ``"1.29"``, ``"1.29.0-gke.1"`` -> ``"1.29"``; None or master (newest) -> None.
+    """``"v1.29.3"``, ``"1.29"``, ``"1.29.0-gke.1"`` -> ``"1.29"``; ``"master"`` (the development
+    branch) stays; None, ``latest`` or ``newest`` -> None (the newest release).
 
     Raises ValueError with a one-line message for anything else.
     """
     if text is None or text.strip().lower() in _NEWEST:
         return None
+    if text.strip().lower() == "master":
+        return "master"
     match = _VERSION.fullmatch(text.strip())
     if match is None:
         raise ValueError(

@@ -78,6 +78,18 @@ def why_not_decoded(decoded: Decoded, *, keyring_given: bool, key_given: bool = 
     return f"not a Kubernetes object: {decoded.size} bytes of binary data"
 
 
+def dropped_note(decoded: Decoded, *, most: int = 3) -> str | None:
+    """One line naming the stored fields the release view does not print, or None: ``1 stored
+    field that 1.36 drops: metadata.clusterName (known to 1.17-1.24)``."""
+    fields = decoded.dropped
+    if not fields:
+        return None
+    named = ", ".join(f"{f.path} (known to {f.releases})" for f in fields[:most])
+    more = f" and {len(fields) - most} more" if len(fields) > most else ""
+    what = "1 stored field" if len(fields) == 1 else f"{len(fields)} stored fields"
+    return f"{what} that {decoded.view} drops: {named}{more}"
+
+
 def raw_text(value: bytes) -> str:
     """The value as text when it is printable UTF-8, else a hex dump."""
     try:

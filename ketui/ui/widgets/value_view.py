@@ -20,8 +20,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from ketui.core.k8s.decoded import Decoded
-from ketui.core.k8s.render import human_bytes
-from ketui.core.k8s.shown import TEXT_VIEWS, is_masked, shown_object, shown_text
+from ketui.core.k8s.render import human_bytes, to_json
+from ketui.core.k8s.shown import TEXT_VIEWS, dropped_note, is_masked, shown_object, shown_text
 from ketui.core.source import EventType, History, KeyValue, Revision, SourceError, WatchEvent
 from ketui.ui.context import ViewContext
 from ketui.ui.safe import safe_key, safe_text
@@ -60,6 +60,8 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     DEFAULT_CSS = """
     ValueView { height: 1fr; }
     ValueView #value-title { height: 1; padding: 0 1; background: $boost; }
+    ValueView #value-note { display: none; height: 1; padding: 0 1; color: $text-warning; }
+    ValueView #value-note.-visible { display: block; }
     ValueView #meta { padding: 0 1; }
     ValueView #history-table { height: auto; max-height: 40%; }
     """
@@ -79,6 +81,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
 
     def compose(self) -> ComposeResult:
         yield Static("Select a key in the tree", id="value-title")
+        yield Static("", id="value-note")
         with TabbedContent(id="value-tabs"):
             with TabPane("YAML", id="yaml"):
                 yield TextView("yaml", id="yaml-text")
@@ -173,6 +176,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def _clear(self, title: Text) -> None:
         self.kv = self.decoded = None
         self.query_one("#value-title", Static).update(title)
+        self._show_note(None)
         for area in ("yaml-text", "json-text", "raw-text", "diff-text", "history-diff"):
             self._set_text(area, "")
         self.query_one("#meta", Static).update("")
@@ -180,6 +184,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def _apply(self, kv: KeyValue, decoded: Decoded, ttl: tuple[int, int] | None) -> None:
         self.kv, self.decoded = kv, decoded
         self._show_title()
+        self._show_note(dropped_note(decoded))
         self.query_one("#meta", Static).update(self._meta(kv, decoded, ttl))
         self.render_texts()
 
@@ -193,6 +198,12 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
             title.append("  ")
             title.append(" secret masked: x reveals ", style="black on yellow")
         self.query_one("#value-title", Static).update(title)
+
+    def _show_note(self, note: str | None) -> None:
+        """A line under the title for what the release view leaves out (the Meta tab lists it)."""
+        widget = self.query_one("#value-note", Static)
+        widget.update(safe_text(f"⚠ {note}; the Meta tab lists them") if note else "")
+        widget.set_class(note is not None, "-visible")
 
     @work(exclusive=True, group="render", exit_on_error=False)
     async def render_texts(self) -> None:
@@ -262,8 +273,12 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
             enc = decoded.encryption
             state = "decrypted" if enc.decrypted else f"not decrypted: {enc.reason or 'no key'}"
             rows.append(("encryption", f"{enc.provider} key {enc.key_name!r} ({state})"))
-        if decoded.kube_version:
-            rows.append(("schema", f"Kubernetes {decoded.kube_version}"))
+        if decoded.view:
+            rows.append(("schema", f"Kubernetes {decoded.view}"))
+        for dropped in decoded.dropped:
+            value = to_json(dropped.value, indent=None)
+            known = f"known to {dropped.releases}"
+            rows.append(("not in the view", f"{dropped.path} = {value} ({known})"))
         for warning in decoded.warnings:
             rows.append(("warning", warning))
         if decoded.error:

@@ -67,7 +67,7 @@ def test_unreadable_directory(tmp_path: Path) -> None:
         ("1.29", "1.29"),
         ("v1.29.3", "1.29"),
         ("1.30.0-gke.100", "1.30"),
-        ("master", None),
+        ("master", "master"),  # the development branch; None is the newest release
         (None, None),
     ],
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import json.scanner
+import threading
 import types
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -235,8 +236,24 @@ _SCHEMA_OR = {
 
 # --- converter generation --------------------------------------------------------------------
 
+class _Dropped(threading.local):
+    """The ``(message index, field number)`` of fields on the wire that the view does not print,
+    met during the current decode of this thread (one list per :func:`_fill`)."""
+
+    fields: list[tuple[int, int]] | None = None
+
+
+_DROPPED = _Dropped()
+
+
+def _note_dropped(index: int, number: int) -> None:
+    if _DROPPED.fields is not None:
+        _DROPPED.fields.append((index, number))
+
+
 _BASE_GLOBALS: dict[str, Any] = {
     "_has": _has,
+    "_dropped": _note_dropped,
     "_TZ": _TIME_Z,
     "_b64": _b64,
     "_s": _text,
@@ -329,6 +346,9 @@ class _Generator:
             self.lines.append("p = {x.number: y for x, y in m.ListFields()}")
         for i, f in enumerate(self.spec.fields):
             self._field(f, i)
+        for number, _name, repeated in self.spec.dropped:  # on the wire, not in this release
+            present = f"len(m.f{number})" if repeated and not self.sparse else self._has(number)
+            self.lines.append(f"if {present}: _dropped({self.spec.index}, {number})")
         return self.lines
 
     def _has(self, number: int) -> str:
@@ -498,16 +518,23 @@ def _parse(index: int, raw: bytes) -> tuple[Any, bool]:
 _FILLS: dict[tuple[int, bool, bool, int], Any] = {}  # (view tag, explicit, safe, index) -> fill
 
 
-def _fill(index: int, raw: bytes, d: dict[str, Any], view: KubeView) -> None:
+def _fill(
+    index: int, raw: bytes, d: dict[str, Any], view: KubeView
+) -> list[tuple[int, int]]:
+    """Decode into ``d``; returns the ``(message, field)`` of what the view dropped."""
     msg, safe = _parse(index, raw)
     key = (view.tag, view.explicit, safe, index)
     fill = _FILLS.get(key)
     if fill is None:
         fill = _FILLS[key] = _converters(view, safe).compiled_fill(index)
+    outer, _DROPPED.fields = _DROPPED.fields, []  # an embedded object has its own list
     try:
         fill(msg, d)
     except RecursionError:
         raise ValueError("object nested too deeply") from None
+    finally:
+        dropped, _DROPPED.fields = _DROPPED.fields, outer
+    return dropped
 
 
 def decode_message(index: int, raw: bytes, view: KubeView) -> dict[str, Any]:
@@ -518,11 +545,18 @@ def decode_message(index: int, raw: bytes, view: KubeView) -> dict[str, Any]:
 
 
 def decode_object(
-    api_version: str, kind: str, raw: bytes, view: KubeView | None = None
+    api_version: str,
+    kind: str,
+    raw: bytes,
+    view: KubeView | None = None,
+    *,
+    dropped: list[tuple[int, int]] | None = None,
 ) -> dict[str, Any] | None:
     """Decode ``raw`` (the ``runtime.Unknown`` raw bytes, without envelope) into the kubectl-shaped
     object, ``"kind"`` and ``"apiVersion"`` first. None when the kind is not in the schema;
-    ValueError when the bytes are malformed. ``view`` defaults to the newest view."""
+    ValueError when the bytes are malformed. ``view`` defaults to the newest release's.
+    ``dropped`` receives ``(message index, field number)`` of each field on the wire that the
+    view does not print."""
     index = schema.kind_message_index(api_version, kind)
     if index is None:
         return None
@@ -534,7 +568,9 @@ def decode_object(
             d["kind"] = kind
         if api_version:
             d["apiVersion"] = api_version
-    _fill(index, raw, d, view)
+    found = _fill(index, raw, d, view)
+    if dropped is not None:
+        dropped.extend(found)
     return d
 
 

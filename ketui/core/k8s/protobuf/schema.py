@@ -33,6 +33,8 @@ __all__ = [
 
 TAGS: tuple[str, ...] = data.TAGS
 MASTER = len(TAGS) - 1
+#: The newest released Kubernetes the schema knows (the tag before master): the default view.
+NEWEST_RELEASE = MASTER - 1
 MESSAGE_NAMES: tuple[str, ...] = data.MESSAGE_NAMES
 _FLAG_BIT = {name: 1 << i for i, name in enumerate(data.FLAGS)}
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:[.+-].*)?$")
@@ -94,6 +96,9 @@ class MessageSpec:
     type_meta: bool
     special: str | None  # the special form (``time``, ``quantity``, ...) or None
     fields: tuple[FieldSpec, ...]  # Go struct order
+    #: ``(number, json name, repeated)`` of the fields other releases have and this view does not
+    #: print (explicit views only): the decoder reports them when they are on the wire.
+    dropped: tuple[tuple[int, str, bool], ...] = ()
 
 
 def message_index(name: str) -> int:
@@ -186,8 +191,9 @@ def _field_spec(field: RawField, tag: int, extra: bool) -> FieldSpec:
 class KubeView:
     """What one Kubernetes release's Go code prints. Use :func:`view_for` to get one.
 
-    ``explicit`` is False only for the default newest view, which also shows fields that are on the
-    wire but that master no longer has.
+    ``explicit`` is False only for a view with wire extras (``view_for(..., wire_extras=True)``),
+    which also prints the fields on the wire that this release does not have; explicit views
+    list those in :attr:`MessageSpec.dropped` instead.
     """
 
     __slots__ = ("tag", "explicit", "_messages", "__weakref__")
@@ -208,7 +214,7 @@ class KubeView:
         return "master" if tag == "master" else "1." + tag.split(".")[1]
 
     def __repr__(self) -> str:
-        return f"KubeView({self.name!r}{'' if self.explicit else ', newest'})"
+        return f"KubeView({self.name!r}{'' if self.explicit else ', wire extras'})"
 
     def message(self, index: int) -> MessageSpec:
         """The message as this release prints it (fields in Go order)."""
@@ -226,12 +232,16 @@ class KubeView:
         if raw.since is not None and tag < raw.since:
             tag = raw.since
         fields = []
+        dropped = []
         for f in raw.fields:
             if f.exists_at(tag):
                 fields.append((f.order, _field_spec(f, tag, False)))
             elif not self.explicit:
                 last = f.removed if f.removed is not None else MASTER
                 fields.append((f.order, _field_spec(f, last, True)))
+            else:
+                other = _field_spec(f, f.removed if f.removed is not None else MASTER, True)
+                dropped.append((f.number, f.json, other.repeated or other.kind == "map"))
         fields.sort(key=lambda item: item[0])
         form = special_form(index)
         return MessageSpec(
@@ -240,6 +250,7 @@ class KubeView:
             type_meta=raw.type_meta,
             special=form[0] if form else None,
             fields=tuple(f for _, f in fields),
+            dropped=tuple(dropped),
         )
 
 
@@ -265,12 +276,27 @@ def parse_kube_version(kube_version: str) -> int:
     return index if index < MASTER else MASTER
 
 
-def view_for(kube_version: str | None, *, wire_extras: bool | None = None) -> KubeView:
-    """The view of a release ("1.29", "v1.29.3", "master"); None gives the newest view.
+def view_for(kube_version: str | None, *, wire_extras: bool = False) -> KubeView:
+    """The view of a release ("1.29", "v1.29.3", "master"); None gives the newest release's
+    (:data:`NEWEST_RELEASE`): what kubectl against the newest kube-apiserver shows.
 
-    ``wire_extras`` (default: only for the newest view, i.e. ``kube_version`` None) also prints
-    fields that are on the wire but that the release does not have, at their Go order.
+    ``wire_extras`` also prints the fields that are on the wire but that the release does not
+    have, at their Go order (the decoder uses it to name what a release drops).
     """
-    extras = kube_version is None if wire_extras is None else wire_extras
-    tag = MASTER if kube_version is None else parse_kube_version(kube_version)
-    return _view(tag, not extras)
+    tag = NEWEST_RELEASE if kube_version is None else parse_kube_version(kube_version)
+    return _view(tag, not wire_extras)
+
+
+def release_span(index: int, number: int) -> str:
+    """The releases that have field ``number`` of message ``index``: ``"1.17-1.24"``, ``"1.33+"``
+    (master counted as a release after the newest)."""
+    field = next(f for f in raw_message(index).fields if f.number == number)
+
+    def name(tag: int) -> str:
+        return "master" if tag == MASTER else "1." + TAGS[tag].split(".")[1]
+
+    first = name(field.since if field.since is not None else 0)
+    if field.removed is None:
+        return f"{first}+"
+    last = name(field.removed)
+    return first if first == last else f"{first}-{last}"

@@ -9,7 +9,7 @@ import pytest
 
 from ketui.core.k8s.protobuf.decode import decode_storage
 from ketui.core.k8s.protobuf.encode import encode_message, encode_object, go_json_bytes
-from ketui.core.k8s.protobuf.schema import message_index
+from ketui.core.k8s.protobuf.schema import message_index, view_for
 from ketui.core.k8s.render import to_json
 from ketui.core.pbwire import len_field, parse_envelope
 from tests.core.k8s.test_fixtures_decode import FIXTURES
@@ -29,7 +29,7 @@ def _master_fixtures() -> list[Any]:
 def test_master_fixture_round_trip_and_bytes(stem: str) -> None:
     obj = json.loads((MASTER / f"{stem}.json").read_text(encoding="utf-8"))
     stored = encode_object(obj)
-    back = decode_storage(stored)
+    back = decode_storage(stored, view_for("master"))  # master fixtures: master's fields
     assert json.dumps(back) == json.dumps(obj)
     assert stored == (MASTER / f"{stem}.pb").read_bytes()  # what kube-apiserver writes
 

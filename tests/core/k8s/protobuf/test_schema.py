@@ -41,10 +41,11 @@ def test_bad_versions_raise_value_error(text: str) -> None:
         view_for(text)
 
 
-def test_default_view_is_newest_with_wire_extras() -> None:
+def test_default_view_is_the_newest_release() -> None:
     view = view_for(None)
-    assert view.name == "master" and not view.explicit
-    assert view_for("master").explicit
+    assert view.name == "1.36" and view.explicit  # what kubectl against 1.36 shows
+    assert not view_for(None, wire_extras=True).explicit
+    assert view_for("master").explicit and view_for("master").name == "master"
     assert view_for("1.29") is view_for("v1.29.1")  # cached
 
 
@@ -70,8 +71,10 @@ def test_field_since_and_removed() -> None:
     old = {f.json for f in view_for("1.17").message(meta).fields}
     new = {f.json for f in view_for("master").message(meta).fields}
     assert "clusterName" in old and "clusterName" not in new  # removed in 1.25
-    newest = {f.json: f for f in view_for(None).message(meta).fields}
-    assert newest["clusterName"].extra  # newest view still shows it when on the wire
+    assert (15, "clusterName", False) in view_for(None).message(meta).dropped  # reported instead
+    extras = {f.json: f for f in view_for(None, wire_extras=True).message(meta).fields}
+    assert extras["clusterName"].extra  # the wire-extras view prints it when on the wire
+    assert schema.release_span(meta, 15) == "1.17-1.24"
 
 
 def test_history_changes_message_type() -> None:
