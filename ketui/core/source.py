@@ -121,6 +121,7 @@ class Member:
     name: str
     client_urls: tuple[str, ...]
     is_leader: bool = False
+    is_learner: bool = False  # etcd 3.4+: a non-voting member catching up
 
 
 @dataclass(frozen=True, slots=True)

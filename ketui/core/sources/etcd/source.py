@@ -33,6 +33,7 @@ import grpc.aio
 from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
 from ketui.core.k8s.keys import DEFAULT_PREFIX
+from ketui.core.pbwire import WireError, iter_fields
 from ketui.core.source import (
     CompactedError,
     EventType,
@@ -105,6 +106,38 @@ def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
     return list(pairwise(bounds))
 
 
+#: StatusResponse fields newer than python3-etcd3's stubs (etcd's rpc.proto numbers), read from
+#: the reply's bytes: raftAppliedIndex (3.4), dbSizeInUse (3.4), isLearner (3.4),
+#: storageVersion (3.6), dbSizeQuota (3.6).
+_STATUS_FIELDS = {7: "raft_applied_index", 9: "db_size_in_use", 10: "is_learner",
+                  11: "storage_version", 12: "db_size_quota"}  # fmt: skip
+_MEMBER_IS_LEARNER = 5  # Member.isLearner (3.4)
+
+
+def _newer_fields(message: Any) -> dict[int, int | bytes]:
+    """Fields of a reply that the stubs do not know (kept as unknown fields, re-serialized)."""
+    known = {f.number for f in message.DESCRIPTOR.fields}
+    try:
+        fields = iter_fields(message.SerializeToString())
+    except WireError:
+        return {}
+    return {number: value for number, _wire, value in fields if number not in known}
+
+
+def _newer_status(status: Any) -> dict[str, str]:
+    """What a 3.4+ server says beyond the stubs' fields (absent ones are left out)."""
+    out = {}
+    for number, value in _newer_fields(status).items():
+        name = _STATUS_FIELDS.get(number)
+        if name is None:
+            continue
+        if name == "is_learner":
+            out[name] = "true" if value else "false"
+        else:
+            out[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return out
+
+
 def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
 
@@ -159,9 +192,12 @@ class EtcdSource:
         count = await self.count(b"") if count_keys else None
         compact = await self.compact_revision()
         members = tuple(
-            Member(m.ID, m.name, tuple(m.clientURLs), is_leader=m.ID == status.leader)
+            Member(
+                m.ID, m.name, tuple(m.clientURLs), is_leader=m.ID == status.leader,
+                is_learner=bool(_newer_fields(m).get(_MEMBER_IS_LEARNER, 0)),
+            )
             for m in members_resp.members
-        )
+        )  # fmt: skip
         leader = next((m.name or f"{m.id:x}" for m in members if m.is_leader), None)
         return SourceStatus(
             kind="etcd",
@@ -180,6 +216,7 @@ class EtcdSource:
                 "cluster_id": f"{status.header.cluster_id:x}",
                 "raft_index": str(status.raftIndex),
                 "raft_term": str(status.raftTerm),
+                **_newer_status(status),
             },
         )
 

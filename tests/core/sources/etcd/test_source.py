@@ -499,3 +499,24 @@ def test_only_read_rpcs_exist() -> None:
         writes = r"\b(PutRequest|DeleteRangeRequest|TxnRequest|CompactionRequest)\b"
         assert not re.search(writes, text), source
         assert "rpc_pb2_grpc" not in text  # the full stubs are never imported
+
+
+async def test_status_has_what_newer_servers_say(etcd: EtcdServer) -> None:
+    """Fields newer than the stubs (raftAppliedIndex, dbSizeInUse; isLearner of members) are read
+    from the reply's bytes, on 3.4 and 3.5 alike."""
+    async with EtcdSource(EtcdConfig(endpoints=[etcd.endpoint])) as source:
+        status = await source.status()
+    assert int(status.extra["db_size_in_use"]) > 0
+    assert int(status.extra["raft_applied_index"]) >= 1
+    assert [m.is_learner for m in status.members] == [False]
+
+
+def test_a_learner_member_is_recognised() -> None:
+    from etcd3.etcdrpc import rpc_pb2
+
+    from ketui.core.pbwire import len_field, varint_field
+    from ketui.core.sources.etcd.source import _newer_fields
+
+    raw = varint_field(1, 7) + len_field(2, b"m2") + varint_field(5, 1)  # Member.isLearner = 5
+    assert _newer_fields(rpc_pb2.Member.FromString(raw)) == {5: 1}
+    assert _newer_fields(rpc_pb2.Member.FromString(raw[:-2])) == {}
