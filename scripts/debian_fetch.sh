@@ -5,14 +5,23 @@
 # sources name, `apt-get download`, then `dpkg -x`.
 #
 #   scripts/debian_fetch.sh SUITE DEST PACKAGE[=VERSION]...
+#   scripts/debian_fetch.sh --closure SUITE PACKAGE...   # print their golang-* dependency closure
 #
 # A pinned VERSION that the suite no longer has falls back to the suite's current one (said on
 # stderr). Downloaded .deb files are kept in the cache; a second run downloads nothing new.
 set -euo pipefail
 
+closure=false
+if [ "${1:-}" = "--closure" ]; then
+  closure=true
+  shift
+fi
 suite=$1
-dest=$2
-shift 2
+shift
+if ! $closure; then
+  dest=$1
+  shift
+fi
 
 # The Debian mirror of this machine's apt sources (deb822 .sources files or sources.list),
 # taken from the entry for its own release; no host name is written here.
@@ -52,6 +61,13 @@ apt_opts=(
   -o Debug::NoLocking=1
 )
 apt-get "${apt_opts[@]}" -qq update
+
+if $closure; then
+  # Go source packages only (Architecture: all, or the toolchain): what a GOPATH build reads.
+  apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances "$@" | grep '^golang-' | sort -u
+  exit 0
+fi
 
 cd "$cache/debs"
 if ! apt-get "${apt_opts[@]}" -qq download "$@" 2>/dev/null; then
