@@ -171,7 +171,7 @@ class DemoSource(MemorySource):
         obj["spec"]["renewTime"] = _now(micro=True)
         for entry in obj["metadata"].get("managedFields") or []:
             entry["time"] = _now()
-        return self.apply_put(key, _encode(obj))
+        return self.apply_put(key, _encode(obj, self.kube_version))
 
     def _heartbeat(self, key: bytes) -> WatchEvent | None:
         """A kubelet's node status update: every condition's heartbeat time moves on."""
@@ -185,7 +185,7 @@ class DemoSource(MemorySource):
         for entry in obj["metadata"].get("managedFields") or []:
             if entry.get("subresource") == "status":
                 entry["time"] = now
-        return self.apply_put(key, _encode(obj))
+        return self.apply_put(key, _encode(obj, self.kube_version))
 
     def _emit_event(self, n: int) -> WatchEvent:
         run, step = divmod(n, len(_CRONJOB_RUN))
@@ -228,7 +228,7 @@ class DemoSource(MemorySource):
             obj["reportingInstance"] = "demo-worker-2"
         key = f"/registry/events/shop/{name}".encode()
         self._simulated_events.append(key)
-        return self.apply_put(key, _encode(obj), lease=_SIMULATED_EVENT_LEASE)
+        return self.apply_put(key, _encode(obj, self.kube_version), lease=_SIMULATED_EVENT_LEASE)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -255,10 +255,12 @@ def _decode(value: bytes) -> dict[str, Any]:
     return decoded.obj
 
 
-def _encode(obj: dict[str, Any]) -> bytes:
+def _encode(obj: dict[str, Any], kube_version: str | None) -> bytes:
+    """As the demo's release writes it (the simulation's writes match the shipped data)."""
     from ketui.core.k8s.protobuf.encode import encode_object
+    from ketui.core.k8s.protobuf.schema import view_for
 
-    return encode_object(obj)
+    return encode_object(obj, view_for(kube_version))
 
 
 def demo_source(live: bool = True) -> DemoSource:

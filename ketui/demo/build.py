@@ -23,6 +23,7 @@ import yaml
 from ketui.core.k8s.encryption import encrypt_value
 from ketui.core.k8s.keys import RESOURCES, storage_paths
 from ketui.core.k8s.protobuf.encode import encode_object, go_json_bytes
+from ketui.core.k8s.protobuf.schema import view_for
 
 DEMO_DIR = Path(__file__).resolve().parent
 OBJECTS_DIR = DEMO_DIR / "objects"
@@ -143,7 +144,7 @@ class Encoder:
     def __call__(self, obj: dict[str, Any]) -> bytes:
         if self._mapper.is_custom(obj):
             return go_json_bytes(obj) + b"\n"  # CRs are JSON; Go's json.Encoder ends with \n
-        data = encode_object(obj)
+        data = encode_object(obj, view_for(KUBE_VERSION))  # as a 1.31 apiserver writes it
         meta = obj.get("metadata") or {}
         if obj["kind"] == "Secret" and (meta.get("namespace"), meta.get("name")) in ENCRYPTED:
             data = encrypt_value(data, provider="aescbc", key_name="key1", secret=self._secret)

@@ -60,7 +60,10 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     DEFAULT_CSS = """
     ValueView { height: 1fr; }
     ValueView #value-title { height: 1; padding: 0 1; background: $boost; }
-    ValueView #value-note { display: none; height: 1; padding: 0 1; color: $text-warning; }
+    ValueView #value-note {
+        display: none; height: 1; padding: 0 1; color: $text-warning;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     ValueView #value-note.-visible { display: block; }
     ValueView #meta { padding: 0 1; }
     ValueView #history-table { height: auto; max-height: 40%; }

@@ -184,9 +184,10 @@ def encode_message(index: int, obj: dict[str, Any], view: KubeView = _VIEW) -> b
     return data
 
 
-def encode_object(obj: dict[str, Any]) -> bytes:
-    """Storage bytes of a kubectl-shaped object (needs ``apiVersion`` and ``kind``). ValueError for
-    a kind missing from the schema or values of the wrong shape."""
+def encode_object(obj: dict[str, Any], view: KubeView = _VIEW) -> bytes:
+    """Storage bytes of a kubectl-shaped object (needs ``apiVersion`` and ``kind``) as the release
+    of ``view`` writes them (default: master). ValueError for a kind missing from the schema or
+    values of the wrong shape."""
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         raise ValueError("object needs string apiVersion and kind")
@@ -194,7 +195,7 @@ def encode_object(obj: dict[str, Any]) -> bytes:
     if index is None:
         raise ValueError(f"{api_version} {kind} is not in the protobuf schema")
     try:
-        raw = encode_message(index, obj)
+        raw = encode_message(index, obj, view)
     except (TypeError, AttributeError) as exc:
         raise ValueError(f"cannot encode {api_version} {kind}: {exc}") from None
     unknown = message_class(schema.message_index(_UNKNOWN))()
