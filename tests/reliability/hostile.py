@@ -8,6 +8,7 @@ dump, a snapshot made by ``etcdctl snapshot save`` and a live etcd, then read ev
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -109,6 +110,22 @@ def entries() -> list[Entry]:
                      ("plain text " + SEQUENCES["rlo"] + SEQUENCES["nel"]).encode()))  # fmt: skip
     out.append(Entry(b"/registry/configmaps/default/bytes-" + NOT_UTF8, b"\x00binary\x9b[2J"))
     return out
+
+
+def encryption_config() -> dict[str, object]:
+    """The EncryptionConfiguration of the corpus's aescbc key, whose name holds a title sequence."""
+    secret = base64.b64encode(AESCBC_SECRET).decode()
+    name = "k" + SEQUENCES["title"]
+    return {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [
+            {
+                "resources": ["secrets"],
+                "providers": [{"aescbc": {"keys": [{"name": name, "secret": secret}]}}],
+            }
+        ],
+    }
 
 
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")

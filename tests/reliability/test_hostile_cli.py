@@ -62,29 +62,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
         dump = cluster_data.dump(server, root / "dump.json")
         snapshot = cluster_data.snapshot(server, root / "snap.db")
         config = root / "enc.yaml"
-        config.write_text(yaml.safe_dump(_encryption_config()))
+        config.write_text(yaml.safe_dump(hostile.encryption_config()))
         yield Corpus(server, dump, before, snapshot, config, entries)
     finally:
         server.cleanup()
         if TRIED:
             print(f"\nhostile CLI: {len(TRIED)} command runs, every stdout and stderr clean")
-
-
-def _encryption_config() -> dict[str, object]:
-    import base64
-
-    secret = base64.b64encode(hostile.AESCBC_SECRET).decode()
-    name = "k" + hostile.SEQUENCES["title"]
-    return {
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": [
-            {
-                "resources": ["secrets"],
-                "providers": [{"aescbc": {"keys": [{"name": name, "secret": secret}]}}],
-            }
-        ],
-    }
 
 
 def run(capfdbinary: pytest.CaptureFixture[bytes], *args: str) -> tuple[int, bytes, bytes]:

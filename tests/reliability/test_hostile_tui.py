@@ -24,7 +24,6 @@ from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import WatchFeed
 from tests.etcd_harness import EtcdServer
 from tests.reliability import hostile
-from tests.reliability.test_hostile_cli import _encryption_config
 from tests.ui.conftest import frozen_clock, value_settled, wait_until
 
 TABS = ("yaml", "json", "raw", "meta", "history", "diff")
@@ -46,7 +45,7 @@ def tree_intact(app: KetuiApp) -> None:
 
 async def test_every_hostile_key_in_every_tab(tmp_path: Path) -> None:
     config = tmp_path / "enc.yaml"
-    config.write_text(yaml.safe_dump(_encryption_config()))
+    config.write_text(yaml.safe_dump(hostile.encryption_config()))
     from ketui.core.k8s.encryption import Keyring
 
     source = MemorySource([MemoryOp.put(e.key, e.value) for e in hostile.entries()], live=True)

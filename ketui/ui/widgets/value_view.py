@@ -9,6 +9,7 @@ the YAML tab shows its first screen as soon as the renderer has written it, befo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -379,7 +380,7 @@ def _render(
     language: str | None,
     reveal: bool,
     keyring_given: bool,
-    first_lines: Any,
+    first_lines: Callable[[str], None] | None,
 ) -> PreparedText:
     """One text tab, rendered and cut into lines (in a thread)."""
     text = shown_text(
