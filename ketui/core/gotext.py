@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["go_utf8_decode"]
+__all__ = ["JsonNumber", "go_utf8_decode", "json_number_int"]
 
 
 def _replace_each_byte(exc: UnicodeError) -> tuple[str, int]:
@@ -26,3 +26,23 @@ codecs.register_error("ketui-go-replace", _replace_each_byte)
 def go_utf8_decode(data: bytes) -> str:
     """Bytes of a Go string as ``encoding/json`` prints them (invalid bytes become U+FFFD)."""
     return data.decode("utf-8", "ketui-go-replace")
+
+
+class JsonNumber(float):
+    """A number of embedded raw JSON (``RawExtension``, ``apiextensions`` ``JSON``) that keeps its
+    text: ``encoding/json`` copies such JSON through as written (``1.0``, ``-0``, ``1E-7`` stay so
+    in ``-o json``), and ``sigs.k8s.io/yaml`` reads that text again for ``-o yaml``."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def json_number_int(text: str) -> int | JsonNumber:
+    """``parse_int`` for raw JSON: an int, but ``-0`` (the one JSON integer ``str(int)`` does
+    not give back) as a :class:`JsonNumber`."""
+    return JsonNumber(text) if text == "-0" else int(text)

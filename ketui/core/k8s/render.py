@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ketui.core.gotext import JsonNumber
 from ketui.core.safe_text import UNSAFE, UNSAFE_NON_C0
 
 __all__ = [
@@ -151,6 +152,8 @@ def _json_scalar(value: Any) -> str:
         return _json_string(value)
     if isinstance(value, int):
         return str(int(value))
+    if isinstance(value, JsonNumber):
+        return value.text
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return _NON_FINITE_JSON[repr(value)]
@@ -435,6 +438,8 @@ def _yaml_events(value: Any, out: list[yaml.Event]) -> None:
         out.append(yaml.SequenceEndEvent())
     elif value is None or isinstance(value, bool):
         out.append(_scalar_event(_json_scalar(value), None))
+    elif isinstance(value, JsonNumber):
+        out.append(_scalar_event(_yaml_number(value.text), None))
     elif isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         out.append(_scalar_event(_NON_FINITE_YAML[repr(value)], None))
     elif isinstance(value, (int, float)):

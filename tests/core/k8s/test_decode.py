@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ketui.core.k8s.decode import decode_value, parse_envelope
 from ketui.core.k8s.decoded import Family
 from ketui.core.k8s.encryption import Keyring, encrypt_value
+from ketui.core.k8s.render import to_json, to_yaml
 from ketui.core.pbwire import len_field
 from tests.k8s_values import envelope, pod_value, secret_value
 
@@ -208,3 +209,30 @@ def test_deep_nesting_is_bounded() -> None:
         b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
     ):
         _check(value)
+
+
+def test_embedded_json_keeps_its_number_texts() -> None:
+    """Found by the upstream oracle: encoding/json copies a RawExtension's bytes through, so
+    ``-o json`` shows 1.0, -0 and 1E-7 as stored; sigs.k8s.io/yaml reads them as numbers again
+    for ``-o yaml``. Upstream's output for this value, recorded from the oracle."""
+    raw = b'{"a":1.0,"b":-0,"c":1E-7,"d":12345678901234567890,"e":[0.1,1e21,-2.5E+10],"f":100}'
+    metadata = len_field(1, len_field(1, b"r") + len_field(3, b"default"))
+    value = envelope("apps/v1", "ControllerRevision", metadata + len_field(2, len_field(1, raw)))
+    decoded = decode_value(value)
+    assert decoded.obj is not None
+    assert to_json(decoded.obj["data"], indent=None) == raw.decode()
+    assert to_yaml(decoded.obj["data"]) == (
+        "a: 1\nb: 0\nc: 1e-07\nd: 12345678901234567890\ne:\n- 0.1\n- 1e+21\n- -2.5e+10\nf: 100\n"
+    )
+
+
+def test_empty_bytes_are_omitted_where_omitempty() -> None:
+    """Found by the upstream oracle: a ``[]byte`` field with omitempty (CSR status.certificate)
+    present on the wire but empty is left out, as Go's omitempty drops an empty slice; one
+    without omitempty (spec.request) prints ""."""
+    spec = len_field(1, b"") + len_field(7, b"x/y")
+    raw = len_field(1, len_field(1, b"c")) + len_field(2, spec) + len_field(3, len_field(2, b""))
+    decoded = decode_value(envelope("certificates.k8s.io/v1", "CertificateSigningRequest", raw))
+    assert decoded.obj is not None
+    assert decoded.obj["spec"] == {"request": "", "signerName": "x/y"}
+    assert decoded.obj["status"] == {}

@@ -26,10 +26,11 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 
-from ketui.core.gotext import go_utf8_decode
+from ketui.core.gotext import JsonNumber, go_utf8_decode, json_number_int
 from ketui.core.k8s.protobuf import schema
 from ketui.core.k8s.protobuf.descriptors import message_class
 from ketui.core.k8s.protobuf.schema import FieldSpec, KubeView, MessageSpec
+from ketui.core.k8s.quantity import canonical_quantity
 from ketui.core.pbwire import parse_envelope
 
 __all__ = ["decode_message", "decode_object", "decode_storage", "go_duration"]
@@ -133,7 +134,11 @@ def _int_or_string(m: Any) -> int | str:
 
 
 def _quantity(m: Any) -> str:
-    return _text(m.f1) if _has(m, "f1") else "0"
+    if not _has(m, "f1"):
+        return "0"
+    text = _text(m.f1)
+    # Go prints the parsed value; text it cannot parse makes it refuse the object: shown as is
+    return canonical_quantity(text) or text
 
 
 def _group_version(m: Any) -> str:
@@ -145,7 +150,9 @@ def _string_list(m: Any) -> list[str]:
     return list(map(_text, m.f1[:]))
 
 
-_scan_json: Any = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+# Embedded JSON keeps its number texts (Go copies the bytes through; see JsonNumber).
+_RAW_JSON = json.JSONDecoder(parse_float=JsonNumber, parse_int=json_number_int)
+_scan_json: Any = json.scanner.make_scanner(_RAW_JSON)  # type: ignore[arg-type]
 
 
 def _json_value(raw: bytes) -> Any:
@@ -159,7 +166,7 @@ def _json_value(raw: bytes) -> Any:
                 return value
         except (StopIteration, UnicodeDecodeError):
             pass
-        return json.loads(raw)
+        return _RAW_JSON.decode(raw.decode())
     except RecursionError:
         raise ValueError("embedded JSON nested too deeply") from None
     except ValueError:
@@ -455,7 +462,10 @@ class _Generator:
         if f.kind == "bytes" or f.pointer or f.extra:
             val = self._value(f.kind, f.message, attr, declared)
             has = self._has(f.number)
-            if f.omitempty or f.extra:
+            if f.kind == "bytes" and f.omitempty and not f.extra:
+                # a []byte: omitempty drops an empty one, present on the wire or not
+                add(f"if {has} and {attr}: d[{key}] = {val}")
+            elif f.omitempty or f.extra:
                 add(f"if {has}: d[{key}] = {val}")
             else:
                 add(f"d[{key}] = {val} if {has} else None")
