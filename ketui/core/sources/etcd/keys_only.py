@@ -60,6 +60,7 @@ def _columns_response_class() -> Any:
             label=fdp.LABEL_OPTIONAL,
         )
     response.field.add(name="more", number=3, type=fdp.TYPE_BOOL, label=fdp.LABEL_OPTIONAL)
+    response.field.add(name="count", number=4, type=fdp.TYPE_INT64, label=fdp.LABEL_OPTIONAL)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Response"))
@@ -79,6 +80,8 @@ class KeysPage:
     revision: int
     more: bool
     last_key: bytes | None
+    left: int
+    """Keys of the requested range after this page (the reply's count less its keys)."""
     _columns: Any
     _data: bytes
 
@@ -106,5 +109,7 @@ def parse_keys_only(data: bytes) -> KeysPage:
     """Parse the bytes of a keys-only ``RangeResponse`` (the gRPC response deserializer)."""
     reply = _ColumnsResponse.FromString(data)
     columns = reply.kvs
-    last_key = columns.key[-1] if columns.key else None
-    return KeysPage(int(reply.header.revision), bool(reply.more), last_key, columns, data)
+    keys = columns.key
+    last_key = keys[-1] if keys else None
+    left = max(int(reply.count) - len(keys), 0)
+    return KeysPage(int(reply.header.revision), bool(reply.more), last_key, left, columns, data)

@@ -58,6 +58,7 @@ async def test_listing_pages_stay_at_the_first_revision_while_writes_go_on(
     etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch, values: bool
 ) -> None:
     monkeypatch.setattr(etcd_module, "KEYS_ONLY_FETCH", 7)  # one Range per 7 keys
+    monkeypatch.setattr(etcd_module, "KEYS_ONLY_REST_FETCH", 7)
     monkeypatch.setattr(etcd_module, "VALUES_FETCH", 7)
     put_many(etcd, {f"/registry/pods/ns/p{i:03d}": f"v{i}" for i in range(50)})
     first_revision = revision_of(etcd)
@@ -96,7 +97,7 @@ async def test_pages_over_the_receive_limit_are_fetched_smaller(
 
     async def range_page(self: EtcdSource, *args: Any) -> Any:
         page = await original(self, *args)
-        replies.append(len(page[3]()))
+        replies.append(len(page.items()))
         return page
 
     monkeypatch.setattr(EtcdSource, "_range_page", range_page)
@@ -152,6 +153,63 @@ async def test_cut_listings_give_every_key_in_order_at_one_revision(
         assert [len(page) async for page in source.list_keys(b"", page_size=3)][:2] == [3, 3]
         pods = [info.key async for page in source.list_keys(b"/registry/pods/") for info in page]
         assert pods == [b"/registry/pods/q/1"]
+
+
+def _recorded_ranges(
+    monkeypatch: pytest.MonkeyPatch, requests: list[tuple[bytes, bytes, int]]
+) -> None:
+    """Record (key, range_end, limit) of every Range a listing asks for."""
+    original = EtcdSource._range_page
+
+    async def range_page(
+        self: EtcdSource, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool
+    ) -> Any:
+        requests.append((key, end, limit))
+        return await original(self, key, end, revision, limit, keys_only)
+
+    monkeypatch.setattr(EtcdSource, "_range_page", range_page)
+
+
+async def test_the_rest_of_a_part_comes_in_one_range_sized_by_its_count(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every limited Range walks the rest of its range, so after a part's first page the rest
+    is fetched in one Range of the size the reply's count gives (up to KEYS_ONLY_REST_FETCH),
+    and pages of the caller's size are cut from it."""
+    monkeypatch.setattr(etcd_module, "KEYS_ONLY_FETCH", 5)
+    put_many(etcd, {f"/registry/pods/ns/p{i:03d}": "v" for i in range(40)})
+    put_many(etcd, {f"/registry/secrets/ns/s{i}": "v" for i in range(3)})
+    want = sorted([f"/registry/pods/ns/p{i:03d}" for i in range(40)] +
+                  [f"/registry/secrets/ns/s{i}" for i in range(3)])  # fmt: skip
+    for rest_fetch, limits in ((250_000, [5, 35]), (15, [5, 15, 15, 5])):
+        monkeypatch.setattr(etcd_module, "KEYS_ONLY_REST_FETCH", rest_fetch)
+        requests: list[tuple[bytes, bytes, int]] = []
+        with monkeypatch.context() as patched:
+            _recorded_ranges(patched, requests)
+            async with source_for(etcd) as source:
+                pages = [page async for page in source.list_keys(b"/registry/", page_size=5)]
+        assert [len(page) for page in pages] == [5] * 8 + [3]
+        assert [info.key.decode() for page in pages for info in page] == want
+        pods_part = [limit for key, _end, limit in requests if key.startswith(b"/registry/p")]
+        assert pods_part == limits
+
+
+async def test_the_next_parts_are_requested_before_the_first_page_is_handed_over(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """etcd walks the next PARTS_AHEAD parts while the caller reads the current one."""
+    put_many(etcd, {"/registry/apiregistration.k8s.io/apiservices/v1.": "v", "/registry/c/x": "v"})
+    requests: list[tuple[bytes, bytes, int]] = []
+    _recorded_ranges(monkeypatch, requests)
+    ranges = listing_ranges(b"/registry/")
+    async with source_for(etcd) as source:
+        listing = source.list_keys(b"/registry/", page_size=1)
+        first = await anext(listing)
+        assert [info.key for info in first] == [b"/registry/apiregistration.k8s.io/apiservices/v1."]
+        assert [(key, end) for key, end, _ in requests] == ranges[: 1 + etcd_module.PARTS_AHEAD]
+        rest = [info.key async for page in listing for info in page]
+        assert rest == [b"/registry/c/x"]
+    assert [(key, end) for key, end, _ in requests] == ranges  # each part once, in order
 
 
 async def test_count_and_get_now_and_at_a_revision(etcd: EtcdServer) -> None:
