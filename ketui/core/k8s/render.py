@@ -487,7 +487,7 @@ class _FirstLines:
         self.parts.append(data)
         if self._first_lines is not None and "\n" in data:
             head = "".join(self.parts)
-            self._first_lines(head[: head.rindex("\n") + 1])
+            self._first_lines(_finished(head[: head.rindex("\n") + 1]))
             self._first_lines = None
 
 
@@ -516,6 +516,11 @@ def to_yaml(obj: Any, *, first_lines: Callable[[str], None] | None = None) -> st
     except yaml.YAMLError as exc:
         raise ValueError(f"yaml: {exc}") from exc
     assert isinstance(text, str)
+    return _finished(text)
+
+
+def _finished(text: str) -> str:
+    """The emitter's text (whole, or its first lines) as kubectl prints it."""
     # libyaml >= 0.2.5 closes a document that ends in a "|+" block with "..."; go-yaml's port
     # does not (its encoder clears open_ended before the stream end).  At column 0 on the
     # last line this can only be that marker: a "..." string would have been quoted.

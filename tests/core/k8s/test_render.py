@@ -406,3 +406,12 @@ def test_first_lines_never_change_the_yaml(obj: Any) -> None:
     calls: list[str] = []
     whole = to_yaml(obj, first_lines=calls.append)
     assert len(calls) <= 1 and all(whole.startswith(first) for first in calls)
+
+
+@pytest.mark.parametrize("obj", [{"\u200b": None}, {"a": "x\u202ey"}, {"k": "line\n\n"}])
+def test_first_lines_are_escaped_like_the_whole(obj: Any) -> None:
+    """Found by the property test above (CI, 2026-12-07): the early first lines skipped the final
+    escaping of invisible characters that the whole text gets."""
+    calls: list[str] = []
+    whole = to_yaml(obj, first_lines=calls.append)
+    assert calls and whole.startswith(calls[0])
