@@ -1,4 +1,4 @@
-"""The headless commands: ``ls``, ``get``, ``history``, ``watch``, ``diff``, ``stats``, ``export``.
+"""The headless commands ``ls``, ``get``, ``history``, ``watch``, ``diff``, ``stats``, ``export``.
 
 Every command takes the source options of :mod:`ketui.cli.source_options`. Output on stdout is
 stable and scriptable (the ``-o json`` forms are a contract); notes and errors go to stderr, errors
@@ -10,13 +10,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
 from ketui.cli import output
-from ketui.cli.source_options import add_source_arguments, source_spec_from_args
-from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
+from ketui.cli.running import (
+    CliError,
+    add_command,
+    add_decode_options,
+    decoder_for,
+    guarded,
+    key_text,
+    printable,
+    report_warnings,
+    show_secrets,
+    why_not,
+)
+from ketui.cli.source_options import source_spec_from_args
 from ketui.core.index.keyindex import IndexNode, KeyIndex
 from ketui.core.index.sourcediff import KeyDiff, Side, diff_sources
 from ketui.core.k8s.decoded import Decoded
@@ -28,121 +39,15 @@ from ketui.core.k8s.shown import (
     is_masked,
     is_object,
     shown_object,
-    why_not_decoded,
 )
 from ketui.core.source import (
-    CompactedError,
     EventType,
     KeyInfo,
     KeyValue,
     ListsValues,
     Source,
-    SourceError,
 )
 from ketui.core.sources.open import SourceSpec, open_paths, open_source
-
-Runner = Callable[[Source, argparse.Namespace, SourceSpec], Awaitable[int]]
-
-
-class CliError(Exception):
-    """A user error: printed as ``ketui: <message>``, exit code 1."""
-
-
-# ----------------------------------------------------------------------------- plumbing
-
-
-def _key_text(key: bytes) -> str:
-    return key.decode("utf-8", "backslashreplace")
-
-
-def _printable(text: str) -> str:
-    """Key-tree text (decoded with ``surrogateescape``) with bad bytes as ``\\xNN``, like
-    :func:`_key_text`: surrogates cannot be written to a UTF-8 stdout."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _error_message(error: BaseException) -> str:
-    if isinstance(error, CompactedError) and error.requested is not None:
-        return (
-            f"revision {error.requested} is not available "
-            f"(compacted: the oldest readable revision is {error.compact_revision})"
-        )
-    return str(error)
-
-
-def _report_warnings(source: Source) -> None:
-    """What the source found wrong with its files (an incomplete ``--limit`` dump, dumps of
-    different clusters...): the output is still printed, but may not be what the user thinks."""
-    for warning in source.warnings:
-        output.note(f"warning: {warning}")
-
-
-def _execute(args: argparse.Namespace, run: Runner) -> int:
-    """Open the source the options name, run one command on it, map errors to exit codes."""
-
-    async def main() -> int:
-        spec = source_spec_from_args(args)
-        source = open_source(spec, inform=output.note)
-        try:
-            return await run(source, args, spec)
-        finally:
-            _report_warnings(source)
-            await source.close()
-
-    return _guarded(main)
-
-
-def _guarded(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    try:
-        return asyncio.run(main())
-    except (SourceError, CliError) as error:
-        output.note(_error_message(error))
-        return 1
-
-
-def _command(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    summary: str,
-    run: Runner | None,
-    details: str = "",
-) -> argparse.ArgumentParser:
-    description = f"{summary[0].upper()}{summary[1:]}. {details}".strip()
-    parser = subparsers.add_parser(name, help=summary, description=description)
-    add_source_arguments(parser)
-    if run is not None:
-        parser.set_defaults(func=lambda args: _execute(args, run))
-    return parser
-
-
-def _add_decode_options(parser: argparse.ArgumentParser, *, secrets: bool = True) -> None:
-    add_view_arguments(parser)
-    if secrets:
-        parser.add_argument(
-            "--show-secrets", action="store_const", const=True, default=argparse.SUPPRESS,
-            help="print Secret values instead of masking them",
-        )  # fmt: skip
-
-
-def _show_secrets(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "show_secrets", False))
-
-
-def _decoder(args: argparse.Namespace, *, live: bool) -> Decoder:
-    """The command's --kube-version and --encryption-config as a :class:`Decoder`.
-
-    Without --kube-version the release is detected from the kubeadm manifests (the directory of
-    ``--kubeadm=MANIFEST``, else this node's), but only for live etcd: a dump or snapshot may come
-    from any cluster.
-    """
-    try:
-        return decoder_from_args(args, detect_in=manifests_dir(args) if live else None)
-    except ValueError as exc:  # bad --kube-version or --encryption-config: one line
-        raise CliError(str(exc)) from None
-
-
-def _why_not(decoded: Decoded, decoder: Decoder) -> str:
-    return why_not_decoded(decoded, keyring_given=decoder.keyring is not None)
 
 
 async def _sized_infos(source: Source, prefix: bytes) -> AsyncIterator[list[KeyInfo]]:
@@ -195,7 +100,7 @@ def _tree_path(prefix: str) -> str:
 
 
 def _node_json(node: IndexNode) -> dict[str, Any]:
-    return {"name": _printable(node.name), "count": node.count, "bytes": node.bytes}
+    return {"name": printable(node.name), "count": node.count, "bytes": node.bytes}
 
 
 async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -207,7 +112,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         if path and await source.get(path_bytes) is not None:
             count += 1
         if args.output == "json":
-            output.print_json({"prefix": _printable(prefix), "count": count})
+            output.print_json({"prefix": printable(prefix), "count": count})
         else:
             output.line(str(count))
         return 0
@@ -218,7 +123,7 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
     if args.output == "json":
         output.print_json(
             {
-                "prefix": _printable(prefix),
+                "prefix": printable(prefix),
                 "count": count,
                 "bytes": size,
                 "children": [_node_json(child) for child in children],
@@ -227,9 +132,9 @@ async def _run_ls(source: Source, args: argparse.Namespace, spec: SourceSpec) ->
         return 0
     rows: list[list[object]] = [["NAME", "COUNT", "BYTES"]]
     for child in children:
-        name = _printable(child.name) + ("" if child.is_leaf else "/")
+        name = printable(child.name) + ("" if child.is_leaf else "/")
         rows.append([name, child.count, human_bytes(child.bytes)])
-    rows.append([f"total {_printable(path) or '/'}", count, human_bytes(size)])
+    rows.append([f"total {printable(path) or '/'}", count, human_bytes(size)])
     output.table(rows, right=(1, 2))
     return 0
 
@@ -251,7 +156,7 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if kv is None:
         at = f" at revision {args.rev}" if args.rev is not None else ""
         raise CliError(f"key not found{at}: {args.key}")
-    decoder = _decoder(args, live=source.live)
+    decoder = decoder_for(args, live=source.live)
     decoded = decoder(kv)
     if args.output == "raw":
         if sys.stdout.isatty() and not args.force:
@@ -259,7 +164,7 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
                 f"{args.key}: -o raw writes the stored bytes as they are, which may hold terminal "
                 "control sequences: redirect it to a file or a pipe (or add --force)"
             )
-        if not _show_secrets(args) and _holds_secret(kv, decoded, spec):
+        if not show_secrets(args) and _holds_secret(kv, decoded, spec):
             raise CliError(
                 f"{args.key}: is a Secret: -o raw prints its data unmasked; add --show-secrets"
             )
@@ -274,13 +179,13 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if decoded.obj is not None:
         from ketui.core.k8s.render import to_json, to_yaml
 
-        obj = shown_object(decoded, revision=kv.mod_revision, reveal=_show_secrets(args))
+        obj = shown_object(decoded, revision=kv.mod_revision, reveal=show_secrets(args))
         output.text(to_json(obj) if args.output == "json" else to_yaml(obj))
         return 0
     if decoded.text is not None:
         output.text(decoded.text)
         return 0
-    why = _why_not(decoded, decoder)
+    why = why_not(decoded, decoder)
     raise CliError(f"{args.key}: cannot decode: {why}; -o raw prints the bytes")
 
 
@@ -333,7 +238,7 @@ def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: 
         namespace, name = parts.namespace, parts.name
     return {
         "op": op.value,
-        "key": _key_text(kv.key),
+        "key": key_text(kv.key),
         "revision": kv.mod_revision,
         "kind": kind,
         "namespace": namespace,
@@ -343,7 +248,7 @@ def describe_event(op: EventType, kv: KeyValue, prev: KeyValue | None, decoder: 
 
 
 async def _run_watch(source: Source, args: argparse.Namespace, spec: SourceSpec) -> int:
-    decoder = _decoder(args, live=source.live)
+    decoder = decoder_for(args, live=source.live)
     prefix = (args.prefix or "").encode("utf-8", "surrogateescape")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.timeout if args.timeout is not None else None
@@ -412,9 +317,9 @@ def _run_diff(args: argparse.Namespace) -> int:
             if args.output == "json":
                 output.print_json(
                     {
-                        "added": [_key_text(k) for k in result.added],
-                        "removed": [_key_text(k) for k in result.removed],
-                        "changed": [_key_text(k) for k in result.changed],
+                        "added": [key_text(k) for k in result.added],
+                        "removed": [key_text(k) for k in result.removed],
+                        "changed": [key_text(k) for k in result.changed],
                     }
                 )
                 return 0
@@ -422,10 +327,10 @@ def _run_diff(args: argparse.Namespace) -> int:
             return 0
         finally:
             for source in opened:
-                _report_warnings(source)
+                report_warnings(source)
                 await source.close()
 
-    return _guarded(main)
+    return guarded(main)
 
 
 async def _print_diff_table(
@@ -434,11 +339,11 @@ async def _print_diff_table(
     """``+``/``-``/``~`` per key in key order; field-level changes under each changed object."""
     from ketui.core.k8s.objdiff import diff_objects
 
-    decoder = _decoder(args, live=old.source.live or new.source.live)
+    decoder = decoder_for(args, live=old.source.live or new.source.live)
     added, removed, changed = result.added, result.removed, result.changed
     lines = [(k, "+") for k in added] + [(k, "-") for k in removed] + [(k, "~") for k in changed]
     for key, mark in sorted(lines):
-        output.line(f"{mark} {_key_text(key)}")
+        output.line(f"{mark} {key_text(key)}")
         if mark != "~":
             continue
         a = await old.source.get(key, revision=old.revision)
@@ -447,7 +352,7 @@ async def _print_diff_table(
             continue
         da, db = decoder(a), decoder(b)
         if is_object(da) and is_object(db):
-            reveal = _show_secrets(args)
+            reveal = show_secrets(args)
             obj_a = shown_object(da, revision=None, reveal=reveal)
             obj_b = shown_object(db, revision=None, reveal=reveal)
             for change in diff_objects(obj_a, obj_b):
@@ -473,14 +378,14 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
     if args.output == "json":
         output.print_json(
             {
-                "prefix": _printable(prefix),
+                "prefix": printable(prefix),
                 "count": stats.total.count,
                 "bytes": stats.total.bytes,
                 "resources": [
-                    {"resource": _printable(name), "count": agg.count, "bytes": agg.bytes}
+                    {"resource": printable(name), "count": agg.count, "bytes": agg.bytes}
                     for name, agg in resources
                 ],
-                "largest": [{"key": _key_text(i.key), "size": i.size} for i in stats.largest],
+                "largest": [{"key": key_text(i.key), "size": i.size} for i in stats.largest],
                 "leased": {
                     "count": stats.leased.count,
                     "bytes": stats.leased.bytes,
@@ -490,12 +395,12 @@ async def _run_stats(source: Source, args: argparse.Namespace, spec: SourceSpec)
         )
         return 0
     rows: list[list[object]] = [["RESOURCE", "COUNT", "BYTES"]]
-    rows += [[_printable(name), agg.count, human_bytes(agg.bytes)] for name, agg in resources]
+    rows += [[printable(name), agg.count, human_bytes(agg.bytes)] for name, agg in resources]
     rows.append(["total", stats.total.count, human_bytes(stats.total.bytes)])
     output.table(rows, right=(1, 2))
     output.line()
     output.line(f"largest {len(stats.largest)} objects:")
-    output.table([[human_bytes(i.size or 0), _key_text(i.key)] for i in stats.largest], right=(0,))
+    output.table([[human_bytes(i.size or 0), key_text(i.key)] for i in stats.largest], right=(0,))
     output.line()
     output.line(
         f"keys with a lease: {stats.leased.count} ({human_bytes(stats.leased.bytes)}) "
@@ -513,7 +418,7 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
     from ketui.core.k8s.secrets import is_secret
     from ketui.core.k8s.served import strip_for_export
 
-    decoder = _decoder(args, live=source.live)
+    decoder = decoder_for(args, live=source.live)
     target = Path(args.dir)
     try:
         writer = ExportWriter(target, force=args.force)
@@ -525,13 +430,13 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
         async for kv in _values(source, prefix):
             decoded = decoder(kv)
             # surrogateescape: every byte of the key reaches the file name (encoded), none is lost
-            key_text = kv.key.decode("utf-8", "surrogateescape")
-            parts = parse_key(key_text, _kube_prefix(spec, [kv.key]))
+            key_name = kv.key.decode("utf-8", "surrogateescape")
+            parts = parse_key(key_name, _kube_prefix(spec, [kv.key]))
             if not is_object(decoded) or parts.name is None or parts.resource is None:
                 skipped += 1
-                output.note(f"skipped {_key_text(kv.key)}: {_why_not(decoded, decoder)}")
+                output.note(f"skipped {key_text(kv.key)}: {why_not(decoded, decoder)}")
                 continue
-            reveal = _show_secrets(args)
+            reveal = show_secrets(args)
             obj = strip_for_export(shown_object(decoded, revision=None, reveal=reveal))
             directories = [parts.qualified_resource or parts.resource]
             if parts.namespace is not None:
@@ -544,7 +449,7 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
                 )
             except Refused as why:
                 refused += 1
-                output.note(f"not written {_key_text(kv.key)}: {why}")
+                output.note(f"not written {key_text(kv.key)}: {why}")
                 continue
             output.line(str(written_at))
             written += 1
@@ -567,7 +472,7 @@ async def _run_export(source: Source, args: argparse.Namespace, spec: SourceSpec
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``ls``, ``get``, ``history``, ``watch``, ``diff``, ``stats`` and ``export``."""
-    ls = _command(
+    ls = add_command(
         subparsers, "ls", "list the key tree: counts and bytes per level", _run_ls,
         "Byte counts of live etcd need the values, which are read in pages; --count only counts.",
     )  # fmt: skip
@@ -580,20 +485,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ls.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
-    get = _command(subparsers, "get", "print one key's value, decoded", _run_get)
+    get = add_command(subparsers, "get", "print one key's value, decoded", _run_get)
     get.add_argument("key", metavar="KEY", help="the full etcd key")
     get.add_argument("--rev", type=int, metavar="N", help="read at this revision")
     get.add_argument("-o", "--output", choices=("yaml", "json", "raw"), default="yaml")
     get.add_argument(
         "--force", action="store_true", help="-o raw: write the bytes to a terminal all the same"
     )
-    _add_decode_options(get)
+    add_decode_options(get)
 
-    history = _command(subparsers, "history", "every revision of one key", _run_history)
+    history = add_command(subparsers, "history", "every revision of one key", _run_history)
     history.add_argument("key", metavar="KEY", help="the full etcd key")
     history.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
-    watch = _command(subparsers, "watch", "stream changes under a prefix", _run_watch)
+    watch = add_command(subparsers, "watch", "stream changes under a prefix", _run_watch)
     watch.add_argument(
         "prefix", nargs="?", default="", metavar="PREFIX", help="key prefix (default: everything)"
     )
@@ -601,9 +506,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     watch.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     watch.add_argument("-o", "--output", choices=("line", "json"), default="line")
-    _add_decode_options(watch, secrets=False)
+    add_decode_options(watch, secrets=False)
 
-    diff = _command(subparsers, "diff", "keys added, removed and changed between two sources", None)
+    diff = add_command(
+        subparsers, "diff", "keys added, removed and changed between two sources", None
+    )
     diff.add_argument(
         "source_a", metavar="SOURCE_A", help="dump/snapshot file, or @REV: the source options' "
         "source at revision REV (@ alone: its latest)",
@@ -616,10 +523,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff.add_argument(
         "--exact", action="store_true", help="compare every value, not only differing metadata"
     )
-    _add_decode_options(diff)
+    add_decode_options(diff)
     diff.set_defaults(func=_run_diff)
 
-    stats = _command(
+    stats = add_command(
         subparsers, "stats", "count and bytes per resource, largest objects, leased keys",
         _run_stats, "On live etcd the values are read in pages to measure them.",
     )  # fmt: skip
@@ -629,7 +536,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stats.add_argument("--top", type=int, default=20, metavar="N", help="largest objects shown")
     stats.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
-    export = _command(
+    export = add_command(
         subparsers, "export", "write one kubectl-ready YAML file per object", _run_export
     )
     export.add_argument("prefix", metavar="PREFIX", help="key prefix, e.g. /registry/")
@@ -639,4 +546,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument(
         "--force", action="store_true", help="overwrite files that exist (never through a link)"
     )
-    _add_decode_options(export)
+    add_decode_options(export)

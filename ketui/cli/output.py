@@ -16,6 +16,9 @@ from typing import Any
 
 from ketui.core.safe_text import json_escaped, visible, visible_line
 
+#: ketui's own emphasis on a terminal (bold red, as grep marks matches); never from the data.
+_MARK_ON, _MARK_OFF = "\x1b[1;31m", "\x1b[0m"
+
 
 def note(message: str) -> None:
     """``ketui: <message>`` on stderr (errors, warnings, what was chosen)."""
@@ -53,3 +56,19 @@ def table(rows: Sequence[Sequence[object]], *, right: Iterable[int] = ()) -> Non
             for i, cell in enumerate(row)
         ]
         print("  ".join(cells).rstrip())
+
+
+def marked_line(parts: Iterable[tuple[str, bool]], *, color: bool) -> None:
+    """One line of ``(text, marked)`` parts on stdout: each text made safe and kept on the line,
+    the marked ones in bold red when ``color`` (the escape codes are ketui's, around safe text)."""
+    out = []
+    for piece, marked in parts:
+        safe = visible_line(piece)
+        out.append(f"{_MARK_ON}{safe}{_MARK_OFF}" if marked and color and safe else safe)
+    print("".join(out))
+
+
+def progress(message: str) -> None:
+    """A progress line on a terminal's stderr, overwritten by the next one (``""`` clears it)."""
+    sys.stderr.write("\r\x1b[K" + visible_line(message))
+    sys.stderr.flush()

@@ -7,12 +7,19 @@ revisions are etcd store revisions. Nothing here knows about Textual.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 ProgressCallback = Callable[[int, int], None]
 """``(done, total)`` while an offline source reads its file(s), called on the event loop thread."""
+
+ValueTest = Callable[[Any, int, int], bool]
+"""``test(buffer, start, end)``: whether the stored value in ``buffer[start:end]`` (bytes or a
+memory map; the slice may hold more than the value) is wanted. Called in worker threads."""
+
+FILTER_CHUNK = 4096
+"""Keys a source tests per worker-thread step in :meth:`Source.filter_values`."""
 
 
 class SourceError(Exception):
@@ -192,6 +199,18 @@ class Source(Protocol):
         ...
 
     async def history(self, key: bytes) -> History: ...
+
+    def filter_values(
+        self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
+    ) -> AsyncGenerator[list[KeyValue], None]:
+        """The keys under ``prefix`` now whose stored value passes ``keep``, in key order, in
+        pages; ``on_progress(keys tested, keys in all)`` as it goes.
+
+        Content search (:mod:`ketui.core.search`) runs here: the source tests each value where
+        its bytes are (in a worker thread, :data:`FILTER_CHUNK` keys a step) and builds
+        :class:`KeyValue` objects only for the values that pass.
+        """
+        ...
 
     def watch(
         self, prefix: bytes = b"", *, start_revision: int | None = None

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from ketui.core.source import (
+    FILTER_CHUNK,
     CompactedError,
     EventType,
     History,
     KeyInfo,
     KeyValue,
+    ProgressCallback,
     Revision,
     SourceError,
     SourceStatus,
+    ValueTest,
     WatchEvent,
 )
 
@@ -230,6 +233,19 @@ class MemorySource:
 
     async def count(self, prefix: bytes = b"") -> int:
         return len(self._state(prefix, None))
+
+    async def filter_values(
+        self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
+    ) -> AsyncGenerator[list[KeyValue], None]:
+        values = self._state(prefix, None)
+        for start in range(0, len(values), FILTER_CHUNK):
+            chunk = values[start : start + FILTER_CHUNK]
+            kept = [kv for kv in chunk if keep(kv.value, 0, len(kv.value))]
+            if on_progress is not None:
+                on_progress(start + len(chunk), len(values))
+            if kept:
+                yield kept
+            await asyncio.sleep(0)
 
     async def get(self, key: bytes, *, revision: int | None = None) -> KeyValue | None:
         if revision is None:

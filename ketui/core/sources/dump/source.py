@@ -46,6 +46,7 @@ from ketui.core.bulk import (
     sort_in_steps,
 )
 from ketui.core.source import (
+    FILTER_CHUNK,
     CompactedError,
     EventType,
     History,
@@ -56,6 +57,7 @@ from ketui.core.source import (
     Revision,
     SourceError,
     SourceStatus,
+    ValueTest,
     WatchEvent,
 )
 from ketui.core.sources.dump.scanner import (
@@ -357,6 +359,31 @@ class DumpSource:
         for start in range(lo, hi, page_size):
             yield [rows.info(i) for i in range(start, min(hi, start + page_size))]
             await asyncio.sleep(0)  # let the UI breathe between pages
+
+    async def filter_values(
+        self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
+    ) -> AsyncGenerator[list[KeyValue], None]:
+        """Values are decoded from their base64 in the mapped file and tested, in a thread."""
+        rows = await self._table()
+        lo, hi = self._span(rows, prefix)
+        for pos in range(lo, hi, FILTER_CHUNK):
+            end = min(hi, pos + FILTER_CHUNK)
+            kept = await asyncio.to_thread(self._kept_values, rows, pos, end, keep)
+            if on_progress is not None:
+                on_progress(end - lo, hi - lo)
+            if kept:
+                yield kept
+
+    def _kept_values(self, rows: Rows, pos: int, end: int, keep: ValueTest) -> list[KeyValue]:
+        kept = []
+        for index in range(pos, end):
+            value = self._value(rows, index)
+            if keep(value, 0, len(value)):
+                kept.append(
+                    KeyValue(rows.keys[index], value, rows.create[index], rows.mod[index],
+                             rows.version[index], rows.lease[index])  # fmt: skip
+                )
+        return kept
 
     async def count(self, prefix: bytes = b"") -> int:
         rows = await self._table()

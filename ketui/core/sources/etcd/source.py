@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -42,9 +43,11 @@ from ketui.core.source import (
     KeyInfo,
     KeyValue,
     Member,
+    ProgressCallback,
     Revision,
     SourceError,
     SourceStatus,
+    ValueTest,
     WatchEvent,
 )
 from ketui.core.sources.etcd import channel
@@ -148,6 +151,16 @@ def _newer_status(status: Any) -> dict[str, str]:
 
 def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+
+
+def _kept_values(chunk: Any, keep: ValueTest) -> list[KeyValue]:
+    """The KeyValues of a Range reply's ``kvs`` whose value passes ``keep``."""
+    kept = []
+    for kv in chunk:
+        value = kv.value
+        if keep(value, 0, len(value)):
+            kept.append(_key_value(kv))
+    return kept
 
 
 async def _repaged(pages: AsyncIterator[list[T]], size: int) -> AsyncIterator[list[T]]:
@@ -257,6 +270,23 @@ class EtcdSource:
         pages = ([_key_value(kv) for kv in chunk] async for chunk in chunks)
         async for values in _repaged(pages, page_size):
             yield values
+
+    async def filter_values(
+        self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
+    ) -> AsyncGenerator[list[KeyValue], None]:
+        """Values come in the listing's pages (:data:`VALUES_FETCH` keys a Range) and are tested
+        in a thread while etcd sends the next page."""
+        total = await self.count(prefix) if on_progress is not None else 0
+        done = 0
+        pages = self._range_pages(prefix, None, VALUES_FETCH, keys_only=False)
+        async with aclosing(pages):
+            async for chunk in pages:
+                kept = await asyncio.to_thread(_kept_values, chunk, keep)
+                done += len(chunk)
+                if on_progress is not None:
+                    on_progress(done, max(total, done))
+                if kept:
+                    yield kept
 
     async def count(self, prefix: bytes = b"") -> int:
         key, end = etcd_range(prefix)
@@ -396,7 +426,7 @@ class EtcdSource:
 
     async def _range_pages(
         self, prefix: bytes, revision: int | None, limit: int, *, keys_only: bool
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
 
         The key range is requested in the parts :func:`listing_ranges` cuts it into, yielded in

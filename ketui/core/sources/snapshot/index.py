@@ -51,7 +51,7 @@ from ketui.core.bulk import (
     sort_in_steps,
     yield_gil,
 )
-from ketui.core.source import EventType, KeyInfo, KeyValue, SourceError, WatchEvent
+from ketui.core.source import EventType, KeyInfo, KeyValue, SourceError, ValueTest, WatchEvent
 from ketui.core.sources.ranges import prefix_end
 from ketui.core.sources.snapshot import records as snapshot_records
 from ketui.core.sources.snapshot.bbolt import (
@@ -299,6 +299,20 @@ class SnapshotIndex:
         return snapshot_records.key_infos(
             self.db, self.offsets, self.sizes, self.mains, entries, keys
         ), pos
+
+    def kept_values(self, pos: int, hi: int, keep: ValueTest) -> list[KeyValue]:
+        """The keys alive now at sorted positions ``pos`` to ``hi`` whose KeyValue record in the
+        file passes ``keep(buffer, start, end)``."""
+        buffer, offsets, sizes = self.db.buffer, self.offsets, self.sizes
+        alive, latest, sorted_ids = self.alive, self.latest, self.sorted_ids
+        kept = []
+        for at in range(pos, hi):
+            if alive[at]:
+                entry = latest[sorted_ids[at]]
+                offset = offsets[entry]
+                if keep(buffer, offset, offset + sizes[entry]):
+                    kept.append(self.key_value(entry))
+        return kept
 
     def events(self, entry: int, prefix: bytes, limit: int) -> tuple[list[WatchEvent], int]:
         """Up to ``limit`` events under ``prefix`` from ``entry`` in revision order; next entry."""

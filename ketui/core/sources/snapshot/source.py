@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 
 from ketui.core.source import (
+    FILTER_CHUNK,
     CompactedError,
     EventType,
     History,
@@ -30,6 +31,7 @@ from ketui.core.source import (
     Revision,
     SourceError,
     SourceStatus,
+    ValueTest,
     WatchEvent,
 )
 from ketui.core.sources.shared_scan import Scan, SharedScan
@@ -210,6 +212,21 @@ class SnapshotSource:
             page, pos = await asyncio.to_thread(index.key_infos, pos, hi, rev, max(1, page_size))
             if page:
                 yield page
+
+    async def filter_values(
+        self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
+    ) -> AsyncGenerator[list[KeyValue], None]:
+        """Each live key's KeyValue record is tested where it lies in the memory-mapped file
+        (``keep`` sees the record: key, value and revisions); only those that pass are parsed."""
+        index = await self._load()
+        lo, hi = index.span(prefix)
+        for pos in range(lo, hi, FILTER_CHUNK):
+            end = min(hi, pos + FILTER_CHUNK)
+            kept = await asyncio.to_thread(index.kept_values, pos, end, keep)
+            if on_progress is not None:
+                on_progress(end - lo, hi - lo)
+            if kept:
+                yield kept
 
     async def count(self, prefix: bytes = b"") -> int:
         index = await self._load()
