@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import cairosvg
 from textual.pilot import Pilot
@@ -21,6 +22,7 @@ from ketui.cli.tui_cmd import DEMO_FEED_BACKLOG
 from ketui.core.k8s.encryption import Keyring
 from ketui.demo import ENCRYPTION_CONFIG, DemoSource, demo_source
 from ketui.ui.app import KetuiApp, make_app
+from ketui.ui.screens.search import SearchScreen
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import WatchFeed
@@ -83,6 +85,24 @@ async def history_diff(app: KetuiApp, pilot: Pilot[int]) -> None:
     await idle(app, pilot)
 
 
+async def events_tab(app: KetuiApp, pilot: Pilot[int]) -> None:
+    view = await show_pod(app, pilot)
+    await until(pilot, lambda: view.query_one("#events-table").row_count >= 5)  # type: ignore[attr-defined]
+    view.action_show_tab("events")
+    await idle(app, pilot)
+
+
+async def search_results(app: KetuiApp, pilot: Pilot[int]) -> None:
+    await until(pilot, lambda: not app.main.keys_loading)
+    await pilot.press("ctrl+f")
+    await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+    await pilot.press(*"nginx", "enter")
+    status: Any = app.screen.query_one("#search-status")
+    await until(pilot, lambda: "enter opens a hit" in str(status.content))
+    app.screen.query_one("#search-results").focus()
+    await idle(app, pilot)
+
+
 async def stats(app: KetuiApp, pilot: Pilot[int]) -> None:
     await until(pilot, lambda: not app.main.keys_loading)
     await pilot.press("S")
@@ -94,6 +114,8 @@ SCENES: dict[str, Scene] = {
     "tree-value": tree_with_value,
     "watch-feed-diff": watch_feed_diff,
     "history-diff": history_diff,
+    "events": events_tab,
+    "search": search_results,
     "stats": stats,
 }
 

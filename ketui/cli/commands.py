@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from ketui.core.k8s.shown import (
     is_object,
     shown_object,
 )
+from ketui.core.relations import ObjectRef, age, events_of
 from ketui.core.source import (
     EventType,
     KeyInfo,
@@ -158,6 +160,8 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
         raise CliError(f"key not found{at}: {args.key}")
     decoder = decoder_for(args, live=source.live)
     decoded = decoder(kv)
+    if args.events:
+        return await _print_events(source, kv, decoded, args, spec)
     if args.output == "raw":
         if sys.stdout.isatty() and not args.force:
             raise CliError(
@@ -179,7 +183,10 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
     if decoded.obj is not None:
         from ketui.core.k8s.render import to_json, to_yaml
 
-        obj = shown_object(decoded, revision=kv.mod_revision, reveal=show_secrets(args))
+        obj = shown_object(
+            decoded, revision=kv.mod_revision, reveal=show_secrets(args),
+            managed_fields=args.show_managed_fields,
+        )  # fmt: skip
         output.text(to_json(obj) if args.output == "json" else to_yaml(obj))
         return 0
     if decoded.text is not None:
@@ -187,6 +194,33 @@ async def _run_get(source: Source, args: argparse.Namespace, spec: SourceSpec) -
         return 0
     why = why_not(decoded, decoder)
     raise CliError(f"{args.key}: cannot decode: {why}; -o raw prints the bytes")
+
+
+async def _print_events(
+    source: Source, kv: KeyValue, decoded: Decoded, args: argparse.Namespace, spec: SourceSpec
+) -> int:
+    """``get KEY --events``: the Events about the object, newest first, as kubectl describe
+    lists them (``-o json``: a JSON array)."""
+    ref = ObjectRef.of(decoded.obj) if is_object(decoded) else None
+    if ref is None:
+        raise CliError(f"{args.key}: not a Kubernetes object with a name: it has no events")
+    decoder = decoder_for(args, live=source.live)
+    events = await events_of(source, ref, decoder, prefix=_kube_prefix(spec, [kv.key]))
+    if args.output == "json":
+        output.print_json([event.as_json() for event in events])
+        return 0
+    if not events:
+        output.note(f"no events about {ref.kind} {ref.name} (events expire after an hour)")
+        return 0
+    now = datetime.now(timezone.utc)
+    rows: list[list[object]] = [["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]]
+    for event in events:
+        seen = age(event.last_seen, now)
+        if event.count > 1:
+            seen += f" (x{event.count} over {age(event.first_seen, now)})"
+        rows.append([event.type, event.reason, seen, event.source, event.message])
+    output.table(rows)
+    return 0
 
 
 # ----------------------------------------------------------------------------- history
@@ -492,6 +526,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     get.add_argument(
         "--force", action="store_true", help="-o raw: write the bytes to a terminal all the same"
     )
+    get.add_argument(
+        "--show-managed-fields", action="store_true",
+        help="print metadata.managedFields too (hidden by default, as kubectl does)",
+    )  # fmt: skip
+    get.add_argument(
+        "--events", action="store_true",
+        help="print the Events about the object instead (newest first; -o json: an array)",
+    )  # fmt: skip
     add_decode_options(get)
 
     history = add_command(subparsers, "history", "every revision of one key", _run_history)

@@ -22,7 +22,14 @@ from ketui.cli.running import (
     key_text,
     show_secrets,
 )
-from ketui.core.search import FieldPathError, Hit, Query, SearchStats, parse_field_path, search
+from ketui.core.search import (
+    FieldPathError,
+    Query,
+    SearchStats,
+    excerpt,
+    parse_field_path,
+    search,
+)
 from ketui.core.source import Source
 from ketui.core.sources.open import SourceSpec
 
@@ -48,27 +55,6 @@ def _query(args: argparse.Namespace) -> Query:
     except re.error as error:
         raise CliError(f"bad regular expression {args.pattern!r}: {error}") from None
     return query
-
-
-def _parts(hit: Hit) -> list[tuple[str, bool]]:
-    """The value cut into (text, marked) parts, shortened around the first match if long."""
-    value, spans = hit.value, hit.spans
-    start, end = 0, len(value)
-    if len(value) > 2 * CONTEXT + (spans[0][1] - spans[0][0]):
-        start = max(0, spans[0][0] - CONTEXT)
-        end = min(len(value), spans[0][1] + CONTEXT)
-    parts: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
-    at = start
-    for lo, hi in spans:
-        if lo >= end:
-            break
-        lo, hi = max(lo, at), min(hi, end)
-        parts += [(value[at:lo], False), (value[lo:hi], True)]
-        at = hi
-    parts.append((value[at:end], False))
-    if end < len(value):
-        parts.append(("…", False))
-    return parts
 
 
 def _summary(stats: SearchStats, keys: int, *, keyring: bool) -> str:
@@ -118,7 +104,7 @@ async def _run_grep(source: Source, args: argparse.Namespace, spec: SourceSpec) 
                     )
                 else:
                     head = f"{key_text(hit.key)}  {hit.path + ': ' if hit.path else ''}"
-                    output.marked_line([(head, False), *_parts(hit)], color=color)
+                    output.marked_line([(head, False), *excerpt(hit, CONTEXT)], color=color)
     finally:
         if on_progress is not None:
             output.progress("")

@@ -40,7 +40,7 @@ from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.render import to_json
 from ketui.core.k8s.secrets import LAST_APPLIED, is_secret
 from ketui.core.k8s.shown import Decoder, is_object
-from ketui.core.source import KeyValue, ProgressCallback, Source
+from ketui.core.source import VALUE_SLACK, KeyValue, ProgressCallback, Source, ValueTest
 
 try:  # the pattern parser behind ``re`` (public API has no way to ask for anchors)
     import re._parser as _sre_parse  # type: ignore[import-not-found,unused-ignore]
@@ -53,6 +53,8 @@ __all__ = [
     "Prefilter",
     "Query",
     "SearchStats",
+    "excerpt",
+    "field_line",
     "parse_field_path",
     "path_text",
     "search",
@@ -106,6 +108,7 @@ class Hit:
     path: str
     value: str
     spans: tuple[tuple[int, int], ...]
+    parts: tuple[PathPart, ...] = ()  # the path's segments (field_line finds them in YAML)
 
 
 @dataclass(slots=True)
@@ -205,13 +208,69 @@ def _names_managed_fields(field_path: tuple[Segment, ...] | None) -> bool:
     return field_path is not None and tuple(field_path[:2]) == _MANAGED_FIELDS
 
 
+#: A YAML mapping line: indent, "- ", then a key single-quoted, double-quoted or plain, then ":".
+_YAML_KEY = re.compile(
+    r"( *)(- )?(?:'((?:[^']|'')*)'|\"((?:[^\"\\]|\\.)*)\"|([^ '\"][^:]*)):(?: |$)"
+)
+
+
+def field_line(yaml_text: str, parts: tuple[PathPart, ...]) -> int | None:
+    """The line (0-based) of the field at ``parts`` in YAML as kubectl prints it (2-space
+    indent; a list's items at the indent of its key), or None where it cannot be told."""
+    lines = yaml_text.split("\n")
+    lo, hi = 0, len(lines)
+    keys_at, items_at = 0, 0  # indent of the current mapping's keys, of its list's items
+    found = None
+    for part in parts:
+        if isinstance(part, int):
+            dash = " " * items_at + "- "
+            items = [i for i in range(lo, hi) if lines[i].startswith(dash)]
+            if part >= len(items):
+                return None
+            found = items[part]
+            lo, hi = found, ([*items[part + 1 :], hi])[0]
+            lines[found] = " " * (items_at + 2) + lines[found][items_at + 2 :]  # its first key
+            keys_at = items_at = items_at + 2
+            continue
+        found = None
+        for i in range(lo, hi):
+            match = _YAML_KEY.match(lines[i])
+            if match is None or match.group(2) or len(match.group(1)) != keys_at:
+                continue
+            quoted, double, plain = match.group(3), match.group(4), match.group(5)
+            if quoted is not None:
+                name = quoted.replace("''", "'")
+            elif double is not None:
+                name = json.loads(f'"{double}"')
+            else:
+                name = plain
+            if name == part:
+                found = i
+                break
+        if found is None:
+            return None
+        end = found + 1
+        while end < hi and (not lines[end].strip() or _indent(lines[end]) > keys_at
+                            or lines[end].startswith(" " * keys_at + "- ")):  # fmt: skip
+            end += 1
+        lo, hi = found + 1, end
+        items_at, keys_at = keys_at, keys_at + 2
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
 # ----------------------------------------------------------------------------- byte prefilter
 
 
 class Prefilter:
-    """The byte test of a :class:`Query`: ``prefilter(buf, start, end)`` is False only where the
-    stored value in ``buf[start:end]`` cannot match. ``buf[start:end]`` may hold more than the
-    value (a snapshot's whole record); called from worker threads, one at a time.
+    """The byte test of a :class:`Query`: ``prefilter.test(buf, start, end)`` is False only where
+    the stored value cannot match. The value ends at ``end`` and starts at most
+    :data:`~ketui.core.source.VALUE_SLACK` bytes after ``start`` (a snapshot passes its record
+    from just after the key); called from worker threads, one at a time. ``test`` is a function
+    made for the query's kind, as it runs once per stored value.
 
     Values passed over because they are encrypted at rest and no keyring can open them are
     counted in ``stats.encrypted``.
@@ -220,65 +279,73 @@ class Prefilter:
     def __init__(self, query: Query, *, can_decrypt: bool, stats: SearchStats) -> None:
         self.can_decrypt = can_decrypt
         self.stats = stats
-        self._needles: tuple[bytes, ...] = ()
-        self._bytes_rx: re.Pattern[bytes] | None = None
-        self._text_rx: re.Pattern[str] | None = None
-        self._everything = False
         pattern = query.pattern
-        if not query.regex and _NOT_TEXT_ON_THE_WIRE.fullmatch(pattern):
-            self._everything = True
-        elif not query.regex and not query.ignore_case:
-            escaped = json.dumps(pattern, ensure_ascii=False)[1:-1].translate(_GO_JSON_ESCAPES)
-            before_go_1_22 = escaped.replace("\\b", "\\u0008").replace("\\f", "\\u000c")
-            self._needles = tuple(
-                dict.fromkeys(text.encode() for text in (pattern, escaped, before_go_1_22))
-            )
-        elif not query.regex and pattern.isascii():
-            self._bytes_rx = re.compile(re.escape(pattern.encode()), re.IGNORECASE)
-        elif query.regex and _has_anchors(query):
-            self._everything = True
-        else:
-            self._text_rx = query.compiled()
         # A JSON value escapes some characters, which the two regex forms cannot look for: such
         # patterns take every JSON value (a regex may match those characters in any way)
-        self._json_values = query.regex or (
+        json_values = query.regex or (
             query.ignore_case and any(c in _JSON_ESCAPED or c < " " for c in pattern)
         )
+        found: Callable[[Any, int, int], bool]
+        if not query.regex and _NOT_TEXT_ON_THE_WIRE.fullmatch(pattern):
+            self.test: ValueTest = self._openable
+            return
+        if not query.regex and not query.ignore_case:
+            escaped = json.dumps(pattern, ensure_ascii=False)[1:-1].translate(_GO_JSON_ESCAPES)
+            before_go_1_22 = escaped.replace("\\b", "\\u0008").replace("\\f", "\\u000c")
+            needles = tuple(dict.fromkeys(t.encode() for t in (pattern, escaped, before_go_1_22)))
+            if len(needles) == 1:
+                needle = needles[0]
 
-    def __call__(self, buf: Any, start: int, end: int) -> bool:
-        if self._everything:
-            return self._openable(buf, start, end)
-        for needle in self._needles:
-            if buf.find(needle, start, end) >= 0:
+                def found(buf: Any, start: int, end: int) -> bool:
+                    return bool(buf.find(needle, start, end) >= 0)
+            else:
+
+                def found(buf: Any, start: int, end: int) -> bool:
+                    return any(buf.find(needle, start, end) >= 0 for needle in needles)
+        elif not query.regex and pattern.isascii():
+            search_bytes = re.compile(re.escape(pattern.encode()), re.IGNORECASE).search
+
+            def found(buf: Any, start: int, end: int) -> bool:
+                return search_bytes(buf, start, end) is not None
+        elif query.regex and _has_anchors(query):
+            self.test = self._openable
+            return
+        else:
+            search_text = query.compiled().search
+
+            def found(buf: Any, start: int, end: int) -> bool:
+                text = bytes(buf[start:end]).decode("utf-8", "surrogateescape")
+                return search_text(text) is not None
+
+        sealed = self._sealed
+
+        def test(buf: Any, start: int, end: int) -> bool:
+            if found(buf, start, end) or (json_values and _json_value(buf, start)):
                 return True
-        if self._bytes_rx is not None and self._bytes_rx.search(buf, start, end):
-            return True
-        if self._text_rx is not None:
-            text = bytes(buf[start:end]).decode("utf-8", "surrogateescape")
-            if self._text_rx.search(text):
-                return True
-        if self._json_values and _json_value(buf, start, end):
-            return True
-        if buf.find(ENCRYPTED_MAGIC, start, end) >= 0:
-            return self._openable(buf, start, end)
-        return False
+            return _encrypted(buf, start) and not sealed(buf, start)
+
+        self.test = test
+
+    def _sealed(self, buf: Any, start: int) -> bool:
+        """Whether the value is encrypted at rest and no keyring can open it (counted)."""
+        if self.can_decrypt or not _encrypted(buf, start):
+            return False
+        self.stats.encrypted += 1
+        return True
 
     def _openable(self, buf: Any, start: int, end: int) -> bool:
-        """Any value can match; an encrypted one only if it can be decrypted."""
-        if self.can_decrypt or buf.find(ENCRYPTED_MAGIC, start, end) < 0:
-            return True
-        self.stats.encrypted += 1
-        return False
+        """The test of a pattern every value may hold: all pass but the sealed ones."""
+        return not self._sealed(buf, start)
 
 
-def _json_value(buf: Any, start: int, end: int) -> bool:
-    """Whether the value may be JSON: it starts with ``{``, or (a snapshot's record, which
-    starts with the key) holds a Kubernetes JSON object, which Go writes ``apiVersion`` first."""
-    return bool(
-        buf.find(b"{", start, start + 1) == start
-        or buf.find(b'{"apiVersion":', start, end) >= 0
-        or buf.find(b'{"kind":', start, end) >= 0
-    )
+def _encrypted(buf: Any, start: int) -> bool:
+    """Whether the value is encrypted at rest (starts with ``k8s:enc:``)."""
+    return bool(buf.find(ENCRYPTED_MAGIC, start, start + VALUE_SLACK + len(ENCRYPTED_MAGIC)) >= 0)
+
+
+def _json_value(buf: Any, start: int) -> bool:
+    """Whether the value may be JSON: a ``{"`` where it starts."""
+    return bool(buf.find(b'{"', start, start + VALUE_SLACK + 2) >= 0)
 
 
 def _has_anchors(query: Query) -> bool:
@@ -358,7 +425,7 @@ def _matches(
         if text is not None and query.field is None:
             spans = tuple(m.span() for m in rx.finditer(text) if m.end() > m.start())
             if spans:
-                yield Hit(kv.key, kv.mod_revision, "", text, spans)
+                yield Hit(kv.key, kv.mod_revision, "", text, spans, ())
         return
     assert isinstance(obj, dict)
     reveal_data = is_secret(obj) and query.reveal_secrets
@@ -372,7 +439,29 @@ def _matches(
                 spans = tuple(m.span() for m in rx.finditer(plain) if m.end() > m.start())
                 text = plain if spans else text
         if spans:
-            yield Hit(kv.key, kv.mod_revision, path_text(path), text, spans)
+            yield Hit(kv.key, kv.mod_revision, path_text(path), text, spans, path)
+
+
+def excerpt(hit: Hit, context: int = 60) -> list[tuple[str, bool]]:
+    """The hit's value as ``(text, matched)`` parts, cut to ``context`` characters on each side of
+    its first match when it is long (with an ellipsis where cut)."""
+    value, spans = hit.value, hit.spans
+    start, end = 0, len(value)
+    if len(value) > 2 * context + (spans[0][1] - spans[0][0]):
+        start = max(0, spans[0][0] - context)
+        end = min(len(value), spans[0][1] + context)
+    parts: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    at = start
+    for lo, hi in spans:
+        if lo >= end:
+            break
+        lo, hi = max(lo, at), min(hi, end)
+        parts += [(value[at:lo], False), (value[lo:hi], True)]
+        at = hi
+    parts.append((value[at:end], False))
+    if end < len(value):
+        parts.append(("…", False))
+    return [(text, matched) for text, matched in parts if text]
 
 
 def _plain_text(b64: str) -> str | None:
@@ -436,7 +525,9 @@ async def search(
     rx = query.compiled()
     stats = stats if stats is not None else SearchStats()
     prefilter = Prefilter(query, can_decrypt=decoder.keyring is not None, stats=stats)
-    pages = source.filter_values(prefix, prefilter, on_progress=_Progress(stats, on_progress))
+    pages = source.filter_values(
+        prefix, prefilter.test, on_progress=_Progress(stats, on_progress)
+    )
     try:
         async for page in pages:
             stats.candidates += len(page)

@@ -15,8 +15,13 @@ ProgressCallback = Callable[[int, int], None]
 """``(done, total)`` while an offline source reads its file(s), called on the event loop thread."""
 
 ValueTest = Callable[[Any, int, int], bool]
-"""``test(buffer, start, end)``: whether the stored value in ``buffer[start:end]`` (bytes or a
-memory map; the slice may hold more than the value) is wanted. Called in worker threads."""
+"""``test(buffer, start, end)``: whether a stored value is wanted. ``buffer`` is bytes or a memory
+map; the value ends at ``end`` and starts at most :data:`VALUE_SLACK` bytes after ``start``.
+Called in worker threads."""
+
+VALUE_SLACK = 48
+"""How far after ``start`` a :data:`ValueTest`'s value may start: a snapshot tests its KeyValue
+records from just after the key, which the revisions and the value's tag and length follow."""
 
 FILTER_CHUNK = 4096
 """Keys a source tests per worker-thread step in :meth:`Source.filter_values`."""

@@ -26,6 +26,9 @@ class ViewContext:
     clock: Callable[[], datetime] = field(default=datetime.now)
     endpoints: tuple[str, ...] = ()
     etcdctl_args: tuple[str, ...] = ()  # TLS/auth flags for the copied `etcdctl get` line
+    namespace_prefixes: Callable[[str], list[bytes]] | None = None
+    """The key prefixes of one namespace in every resource the session has seen (set by the
+    main screen from its key index): where an object's dependents can be."""
 
     async def decode(self, kv: KeyValue) -> Decoded:
         """Decode one value in a thread: protobuf decoding of big objects must not stall the UI."""

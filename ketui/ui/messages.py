@@ -18,6 +18,13 @@ class KeySelected(Message):
 
 
 @dataclass
+class OpenKey(Message):
+    """Go to a key: reveal it in the tree and show it (an owner, a dependent, an event)."""
+
+    key: bytes
+
+
+@dataclass
 class WatchBatch(Message):
     """Watch events gathered over a short window: one message per batch, never one per event."""
 

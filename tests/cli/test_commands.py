@@ -141,17 +141,25 @@ def test_ls_count_and_table(world: World, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", SOURCES)
 def test_get_json_is_the_served_object(world: World, kind: str) -> None:
-    result = ketui("get", CM1, "-o", "json", *world.source_args(kind))
+    """As kube-apiserver serves it (resourceVersion from the key's mod_revision, in Go field
+    order) and kubectl prints it (managedFields only with --show-managed-fields)."""
+    command = ("get", CM1, "-o", "json", *world.source_args(kind))
+    result = ketui(*command, "--show-managed-fields")
     obj = json.loads(result.stdout)
     stored = json.loads(cluster_data.CM1_V3)
     mod_revision = world.entry(CM1).mod_revision
-    # kube-apiserver fills resourceVersion from the key's mod_revision, in Go field order.
     assert list(obj["metadata"]) == [
         "name", "namespace", "uid", "resourceVersion", "creationTimestamp", "managedFields",
     ]  # fmt: skip
     assert obj["metadata"].pop("resourceVersion") == str(mod_revision)
     assert obj == stored
     assert result.stdout.startswith(b'{\n    "kind": "ConfigMap",\n    "apiVersion": "v1",\n')
+    default = json.loads(ketui(*command).stdout)
+    assert list(default["metadata"]) == [
+        "name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+    ]  # fmt: skip
+    del obj["metadata"]["managedFields"]
+    assert default == {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(mod_revision)}}
 
 
 def test_get_yaml_masks_secrets_unless_asked(world: World) -> None:
@@ -166,7 +174,8 @@ def test_get_yaml_masks_secrets_unless_asked(world: World) -> None:
 
 def test_get_pod_protobuf_and_raw(world: World) -> None:
     args = world.source_args("snapshot")
-    command = ("get", "/registry/pods/default/pod-a", "-o", "json", "--kube-version", "master")
+    command = ("get", "/registry/pods/default/pod-a", "-o", "json", "--kube-version", "master",
+               "--show-managed-fields")  # fmt: skip
     pod = json.loads(ketui(*command, *args).stdout)  # a master fixture: master's fields
     expected = json.loads((cluster_data.FIXTURES / "core.v1.Pod.json").read_text())
     assert pod == expected

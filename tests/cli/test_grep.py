@@ -1,6 +1,7 @@
 """``ketui grep`` as the real command over live etcd, an etcdctl dump and a snapshot of the same
 cluster: protobuf objects (ketui's encoder), a custom resource in JSON, a Secret, a Secret
-encrypted at rest, an Event, a plain text value and a hostile annotation."""
+encrypted at rest, an Event, a plain text value and a hostile annotation. Also ``get``'s kubectl
+defaults (managedFields hidden) and ``get --events`` over the same cluster."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ EVENT = "/registry/events/default/www.1"
 TEXT = "/registry/notes/plain"
 
 VALUES: dict[str, bytes] = {
-    WWW: encode_object(_pod("www", "nginx:1.16-alpine", labels={"app": "web"})),
+    WWW: encode_object(_pod("www", "nginx:1.16-alpine", labels={"app": "web"}, managedFields=[
+        {"manager": "nginx-deployer", "operation": "Apply", "apiVersion": "v1",
+         "time": "2026-12-01T10:00:00Z", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:spec": {"f:containers": {}}}}])),
     API: encode_object(_pod("api", "registry.example.com/api:2.0", annotations={
         "mirror": "NGINX-compatible", "evil": "\x1b]0;pwned\x07nginx\u202e"})),
     CREDS: encode_object(_secret("db-credentials", {"password": b"hunter2-nginx"})),
@@ -80,6 +84,8 @@ VALUES: dict[str, bytes] = {
         "metadata": {"name": "www.1", "namespace": "default"},
         "involvedObject": {"kind": "Pod", "namespace": "default", "name": "www"},
         "reason": "Pulling", "message": 'Pulling image "nginx:1.16-alpine"', "count": 1,
+        "source": {"component": "kubelet"}, "type": "Normal",
+        "firstTimestamp": "2026-12-01T10:00:00Z", "lastTimestamp": "2026-12-01T10:00:00Z",
     }),
     TEXT: b"plain text that mentions nginx once",
 }  # fmt: skip
@@ -236,3 +242,28 @@ def test_max_hits_bad_input_and_no_hits(cluster: Cluster) -> None:
     result = ketui("grep", "no-such-text-anywhere", *source)
     assert result.returncode == 1 and result.stdout == b""
     assert b"0 hits in 0 of 7 keys searched" in result.stderr
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_get_hides_managed_fields_and_lists_events(cluster: Cluster, kind: str) -> None:
+    source = cluster.source_args(kind)
+    shown = json.loads(ketui("get", WWW, "-o", "json", *source).stdout)
+    assert "managedFields" not in shown["metadata"] and shown["metadata"]["name"] == "www"
+    full = json.loads(ketui("get", WWW, "-o", "json", "--show-managed-fields", *source).stdout)
+    assert full["metadata"]["managedFields"][0]["manager"] == "nginx-deployer"
+    assert {**full["metadata"], "managedFields": 0} == {**shown["metadata"], "managedFields": 0}
+    events = json.loads(ketui("get", WWW, "--events", "-o", "json", *source).stdout)
+    assert events == [{
+        "key": EVENT, "type": "Normal", "reason": "Pulling",
+        "message": 'Pulling image "nginx:1.16-alpine"', "count": 1,
+        "firstSeen": "2026-12-01T10:00:00Z", "lastSeen": "2026-12-01T10:00:00Z",
+        "source": "kubelet",
+    }]  # fmt: skip
+    table = ketui("get", WWW, "--events", *source).stdout.decode().splitlines()
+    assert table[0].split() == ["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]
+    assert table[1].split()[:2] == ["Normal", "Pulling"]
+    assert table[1].endswith('"nginx:1.16-alpine"')
+    none = ketui("get", API, "--events", *source)
+    assert none.returncode == 0 and b"no events about Pod api" in none.stderr
+    text = ketui("get", TEXT, "--events", *source)
+    assert text.returncode == 1 and b"not a Kubernetes object with a name" in text.stderr

@@ -67,9 +67,11 @@ def test_printed_paths_parse_back(parts: list[int | str]) -> None:
         ]
 
 
-def _stored_forms(text: str) -> list[bytes]:
-    """``text`` in a ConfigMap as kube-apiserver stores it (protobuf), as a custom resource in
-    JSON (Go's escaping of <, >, &), and both inside a snapshot's KeyValue record."""
+def _stored_forms(text: str) -> list[tuple[bytes, int]]:
+    """``(buffer, start)``: ``text`` in a ConfigMap as kube-apiserver stores it (protobuf), as a
+    custom resource in JSON (Go's escaping of <, >, &; also as Go before 1.22 wrote \\b, \\f),
+    and each inside a snapshot's KeyValue record, tested from just after the key as the
+    snapshot source does."""
     proto = encode_object({"apiVersion": "v1", "kind": "ConfigMap",
                            "metadata": {"name": "c"}, "data": {"k": text}})  # fmt: skip
     doc = {"apiVersion": "example.com/v1", "kind": "W", "spec": {"k": text}}
@@ -77,17 +79,20 @@ def _stored_forms(text: str) -> list[bytes]:
     for char in "<>&\u2028\u2029":
         go_json = go_json.replace(char, f"\\u{ord(char):04x}")
     old_go = go_json.replace("\\b", "\\u0008").replace("\\f", "\\u000c")  # before Go 1.22
-    forms = [proto, go_json.encode(), old_go.encode()]
-    for value in list(forms):
+    values = [proto, go_json.encode(), old_go.encode()]
+    forms = [(value, 0) for value in values]
+    key = b"/registry/configmaps/default/" + b"k" * 200
+    for value in values:
         record = kv_pb2.KeyValue(
-            key=b"/registry/x/c", create_revision=5, mod_revision=9, version=3, value=value
+            key=key, create_revision=2**62, mod_revision=2**62, version=2**40, value=value
         )
-        forms.append(record.SerializeToString())
+        forms.append((record.SerializeToString(), 1 + len(key)))
     return forms
 
 
-def _passes(query: Query, value: bytes) -> bool:
-    return Prefilter(query, can_decrypt=False, stats=SearchStats())(value, 0, len(value))
+def _passes(query: Query, form: tuple[bytes, int]) -> bool:
+    value, start = form
+    return Prefilter(query, can_decrypt=False, stats=SearchStats()).test(value, start, len(value))
 
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
@@ -127,10 +132,12 @@ def test_the_prefilter_drops_what_cannot_match() -> None:
 
 def test_encrypted_values_are_counted_unless_they_can_be_opened() -> None:
     value = b"k8s:enc:aescbc:v1:key1:" + bytes(48)
-    stats = SearchStats()
-    assert not Prefilter(Query("nginx"), can_decrypt=False, stats=stats)(value, 0, len(value))
-    assert stats.encrypted == 1
-    assert Prefilter(Query("nginx"), can_decrypt=True, stats=stats)(value, 0, len(value))
+    for pattern in ("nginx", "8080", "x.*y"):
+        stats = SearchStats()
+        query = Query(pattern, regex=pattern == "x.*y")
+        assert not Prefilter(query, can_decrypt=False, stats=stats).test(value, 0, len(value))
+        assert stats.encrypted == 1
+        assert Prefilter(query, can_decrypt=True, stats=stats).test(value, 0, len(value))
 
 
 def _pod(name: str, image: str) -> MemoryOp:
@@ -166,3 +173,34 @@ def test_search_in_key_order_with_progress_and_max_hits() -> None:
     field = parse_field_path("metadata.managedFields")
     hits, _, _ = asyncio.run(run(Query("operator", field=field), max_hits=1))
     assert hits == ["/registry/pods/ns/p00 metadata.managedFields[0].manager=nginx-operator"]
+
+
+def test_field_lines_in_kubectl_yaml() -> None:
+    from ketui.core.k8s.render import to_yaml
+    from ketui.core.search import field_line
+
+    obj = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "www", "labels": {"app": "web", "app.kubernetes.io/name": "x"},
+                        "annotations": {"a: b": "1", "note": "line1\nline2"}},
+           "spec": {"containers": [
+               {"name": "side", "image": "busybox", "args": ["-c", "nginx"]},
+               {"name": "main", "image": "nginx:1.16",
+                "ports": [{"containerPort": 80}, {"containerPort": 8080}]}]}}  # fmt: skip
+    text = to_yaml(obj)
+    lines = text.split("\n")
+
+    def line(path: str) -> str | None:
+        number = field_line(text, tuple(
+            p for p in parse_field_path(path) if isinstance(p, (str, int))))  # fmt: skip
+        return None if number is None else lines[number].strip()
+
+    assert line("spec.containers[1].image") == "- image: nginx:1.16"  # keys sorted: first
+    assert line("spec.containers[0].image") == "image: busybox"
+    assert line("spec.containers[0].name") == "name: side"
+    assert line("spec.containers[1].ports[1].containerPort") == "- containerPort: 8080"
+    assert line("spec.containers[0].args[1]") == "- nginx"
+    assert line("metadata.labels['app.kubernetes.io/name']") == "app.kubernetes.io/name: x"
+    assert line("metadata.annotations['a: b']") == "'a: b': \"1\""
+    assert line("metadata.annotations.note") == 'note: |-'
+    assert line("metadata.name") == "name: www"
+    assert line("spec.containers[2].image") is None and line("status.phase") is None

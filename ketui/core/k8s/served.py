@@ -1,9 +1,11 @@
-"""Stored objects as kube-apiserver serves them, and as ``kubectl apply`` wants them back.
+"""Stored objects as kube-apiserver serves them and kubectl shows them, and as ``kubectl apply``
+wants them back.
 
 etcd values do not carry ``metadata.resourceVersion``: kube-apiserver clears it before writing and
 fills it from the key's ``mod_revision`` when reading, so ``kubectl get -o json`` shows it. ketui
-does the same for output that claims to be "as kubectl prints it". Exports go the other way: they
-drop what the server owns so the files can be applied to a cluster.
+does the same for output that claims to be "as kubectl prints it". kubectl (since 1.21) also
+leaves ``metadata.managedFields`` out unless asked (``--show-managed-fields``). Exports go the
+other way: they drop what the server owns so the files can be applied to a cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +24,24 @@ SERVER_OWNED_METADATA = (
     "creationTimestamp",
     "generation",
 )
+
+
+def without_managed_fields(obj: Any) -> Any:
+    """``obj`` without ``metadata.managedFields``, as ``kubectl get`` prints it by default.
+    Objects that have none come back unchanged; the input is not modified."""
+    if not isinstance(obj, dict):
+        return obj
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    kept = {name: value for name, value in metadata.items() if name != "managedFields"}
+    return {**obj, "metadata": kept}
+
+
+def has_managed_fields(obj: Any) -> bool:
+    """Whether ``obj`` has ``metadata.managedFields`` (:func:`without_managed_fields` hides)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return isinstance(metadata, dict) and bool(metadata.get("managedFields"))
 
 
 def with_resource_version(obj: Any, revision: int) -> Any:

