@@ -31,10 +31,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import grpc.aio
-from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
-
 from benchmarks.decode import make_pod
+from benchmarks.sources import put_all
 from ketui.core.k8s.protobuf.encode import encode_object
 from ketui.core.k8s.shown import Decoder
 from ketui.core.search import Query, SearchStats, parse_field_path, search
@@ -48,8 +46,6 @@ NEEDLE = "needle"
 RARE_IMAGE = "registry.example.com/rare/needle:v9.9.9"
 EVERY = 1000  # one Pod in EVERY holds the needle
 STAMP = "zzzzzzz"  # the name part replaced by each Pod's number (7 hex digits)
-BATCH = 100
-IN_FLIGHT = 8
 QUOTA = 8 << 30
 NAMESPACES = 40
 
@@ -71,25 +67,14 @@ def templates() -> tuple[bytes, bytes]:
 async def fill(endpoint: str, keys: int) -> int:
     """Write ``keys`` Pods; returns how many hold the needle."""
     common, rare = templates()
-    async with grpc.aio.insecure_channel(endpoint.removeprefix("http://")) as channel:
-        kv = rpc_pb2_grpc.KVStub(channel)
-        queue = list(range(0, keys, BATCH))
 
-        async def worker() -> None:
-            while queue:
-                first = queue.pop()
-                ops = []
-                for i in range(first, min(first + BATCH, keys)):
-                    stamp = f"{i:07x}".encode()
-                    value = (rare if i % EVERY == EVERY - 1 else common).replace(
-                        STAMP.encode(), stamp
-                    )
-                    key = f"/registry/pods/ns-{i % NAMESPACES}/web-7db6d8ff4d-{i:07x}".encode()
-                    put = rpc_pb2.PutRequest(key=key, value=value)
-                    ops.append(rpc_pb2.RequestOp(request_put=put))
-                await kv.Txn(rpc_pb2.TxnRequest(success=ops))
+    def item(i: int) -> tuple[bytes, bytes]:
+        value = (rare if i % EVERY == EVERY - 1 else common).replace(
+            STAMP.encode(), f"{i:07x}".encode()
+        )
+        return f"/registry/pods/ns-{i % NAMESPACES}/web-7db6d8ff4d-{i:07x}".encode(), value
 
-        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    await put_all(endpoint, keys, item)
     return keys // EVERY
 
 

@@ -55,26 +55,35 @@ def _value(rng: random.Random, size: int) -> bytes:
     return b"k8s\x00" + rng.randbytes(size // 2).hex().encode()[: size - 4]
 
 
-async def fill(endpoint: str, keys: int, value_size: int, name: str = "obj") -> None:
-    """Write ``keys`` Kubernetes-shaped keys with ``value_size``-byte values."""
-    rng = random.Random(len(name))
-    target = endpoint.removeprefix("http://")
-    async with grpc.aio.insecure_channel(target) as channel:
+async def put_all(endpoint: str, count: int, item: Callable[[int], tuple[bytes, bytes]]) -> None:
+    """Write ``item(i)`` (key, value) for i below ``count``: Txn batches over gRPC, several in
+    flight (the fastest load path; benchmarks write, ketui never does)."""
+    async with grpc.aio.insecure_channel(endpoint.removeprefix("http://")) as channel:
         kv = rpc_pb2_grpc.KVStub(channel)
-        queue = list(range(0, keys, BATCH))
+        queue = list(range(0, count, BATCH))
 
         async def worker() -> None:
             while queue:
                 first = queue.pop()
                 ops = []
-                for i in range(first, min(first + BATCH, keys)):
-                    resource = RESOURCES[i % len(RESOURCES)]
-                    key = f"/registry/{resource}/ns-{i % 40}/{name}-{i:07d}".encode()
-                    put = rpc_pb2.PutRequest(key=key, value=_value(rng, value_size))
+                for i in range(first, min(first + BATCH, count)):
+                    key, value = item(i)
+                    put = rpc_pb2.PutRequest(key=key, value=value)
                     ops.append(rpc_pb2.RequestOp(request_put=put))
                 await kv.Txn(rpc_pb2.TxnRequest(success=ops))
 
         await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+
+
+async def fill(endpoint: str, keys: int, value_size: int, name: str = "obj") -> None:
+    """Write ``keys`` Kubernetes-shaped keys with ``value_size``-byte values."""
+    rng = random.Random(len(name))
+
+    def item(i: int) -> tuple[bytes, bytes]:
+        resource = RESOURCES[i % len(RESOURCES)]
+        return f"/registry/{resource}/ns-{i % 40}/{name}-{i:07d}".encode(), _value(rng, value_size)
+
+    await put_all(endpoint, keys, item)
 
 
 def etcdctl(server: EtcdServer, *args: str) -> float:

@@ -443,20 +443,38 @@ class EtcdSource:
             *ranges[0], revision or 0, min(limit, FIRST_FETCH), keys_only
         )
         rev = revision or first.revision
-        ahead: dict[int, asyncio.Future[_Page]] = {}
+        spans = self._spans_in_order(ranges, first, rev, limit, limit, keys_only, PARTS_AHEAD)
+        async with aclosing(spans) as pages:
+            async for items in pages:
+                yield items
+
+    async def _spans_in_order(
+        self,
+        spans: list[tuple[bytes, bytes]],
+        first: _Page | None,
+        rev: int,
+        first_fetch: int,
+        limit: int,
+        keys_only: bool,
+        ahead: int,
+    ) -> AsyncGenerator[Any, None]:
+        """The pages of every ``(key, end)`` span in order (:meth:`_part_pages`), the first
+        pages (of ``first_fetch`` keys) of the next ``ahead`` spans requested while one is read;
+        ``first`` is the first span's first page where it is already in."""
+        fetches: dict[int, asyncio.Future[_Page]] = {}
         try:
-            for part, (_start, end) in enumerate(ranges):
-                for later in range(part + 1, min(len(ranges), part + 1 + PARTS_AHEAD)):
-                    if later not in ahead:
-                        ahead[later] = asyncio.ensure_future(
-                            self._range_page(*ranges[later], rev, limit, keys_only)
+            for index, (_start, end) in enumerate(spans):
+                for later in range(index, min(len(spans), index + 1 + ahead)):
+                    if later not in fetches and (later > 0 or first is None):
+                        fetches[later] = asyncio.ensure_future(
+                            self._range_page(*spans[later], rev, first_fetch, keys_only)
                         )
-                page = first if part == 0 else await ahead.pop(part)
+                page = first if index == 0 and first is not None else await fetches.pop(index)
                 async with aclosing(self._part_pages(page, end, rev, limit, keys_only)) as pages:
                     async for items in pages:
                         yield items
         finally:
-            for future in ahead.values():
+            for future in fetches.values():
                 future.cancel()
 
     async def _part_pages(
@@ -537,21 +555,10 @@ class EtcdSource:
             key = keys_page.last_key + b"\0"
             fetch = min(max(keys_page.left, KEYS_ONLY_FETCH), KEYS_ONLY_REST_FETCH)
         spans = list(pairwise([*bounds, end]))
-        fetches: dict[int, asyncio.Future[_Page]] = {}
-        try:
-            for index, (_low, high) in enumerate(spans):
-                for later in range(index, min(len(spans), index + SLICES_AHEAD)):
-                    if later not in fetches:
-                        fetches[later] = asyncio.ensure_future(
-                            self._range_page(*spans[later], rev, limit + 1, False)
-                        )
-                first = await fetches.pop(index)
-                async with aclosing(self._part_pages(first, high, rev, limit, False)) as pages:
-                    async for items in pages:
-                        yield items
-        finally:
-            for future in fetches.values():
-                future.cancel()
+        pages = self._spans_in_order(spans, None, rev, limit + 1, limit, False, SLICES_AHEAD - 1)
+        async with aclosing(pages):
+            async for items in pages:
+                yield items
 
     async def _range_page(
         self, key: bytes, end: bytes, revision: int, limit: int, keys_only: bool
