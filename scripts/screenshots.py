@@ -120,6 +120,45 @@ SCENES: dict[str, Scene] = {
 }
 
 
+async def cluster_screen(out: Path) -> Path:
+    """The Cluster screen needs members to ask: a real 3-member etcd (the tests' harness)."""
+    from ketui.core.sources.etcd.config import EtcdConfig
+    from ketui.core.sources.etcd.source import EtcdSource
+    from ketui.ui.screens.cluster import ClusterScreen
+    from tests.etcd_harness import EtcdCluster
+
+    three = EtcdCluster(3).start()
+    try:
+        for name in ("coredns", "kube-proxy", "kubeadm-config"):
+            three.etcdctl("put", f"/registry/configmaps/kube-system/{name}", "demo")
+        source = EtcdSource(EtcdConfig(endpoints=three.endpoints[:1]))
+        app = make_app(source, clock=lambda: datetime(2026, 11, 24, 9, 41, 0), show_feed=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: not app.main.keys_loading)
+            await pilot.press("C")
+            await until(pilot, lambda: isinstance(app.screen, ClusterScreen))
+            table: Any = app.screen.query_one("#members")
+            await until(pilot, lambda: table.row_count == 3)
+            await pilot.press("c")
+            check: Any = app.screen.query_one("#cluster-check")
+            await until(pilot, lambda: "consistent" in str(check.content))
+            await pilot.pause(0.3)
+            return save(app, "cluster", out)
+    finally:
+        three.cleanup()
+
+
+def save(app: KetuiApp, name: str, out: Path) -> Path:
+    svg = out / f"{name}.svg"
+    app.save_screenshot(svg.name, path=str(out))
+    png = svg.with_suffix(".png")
+    # cairosvg cannot load the SVG's web font (Fira Code) and falls back to a proportional font,
+    # which misaligns columns: name an installed monospace font for the PNG only.
+    text = svg.read_text().replace("Fira Code", PNG_FONT)
+    cairosvg.svg2png(bytestring=text.encode(), write_to=str(png))
+    return png
+
+
 def demo_app() -> KetuiApp:
     source: DemoSource = demo_source(live=True)
     source.interval = 3600  # a still picture: no simulated activity while shooting
@@ -136,14 +175,7 @@ async def shoot(name: str, scene: Scene, out: Path) -> Path:
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await scene(app, pilot)
-        svg = out / f"{name}.svg"
-        app.save_screenshot(svg.name, path=str(out))
-    png = svg.with_suffix(".png")
-    # cairosvg cannot load the SVG's web font (Fira Code) and falls back to a proportional font,
-    # which misaligns columns: name an installed monospace font for the PNG only.
-    text = svg.read_text().replace("Fira Code", PNG_FONT)
-    cairosvg.svg2png(bytestring=text.encode(), write_to=str(png))
-    return png
+        return save(app, name, out)
 
 
 def main() -> None:
@@ -153,6 +185,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, scene in SCENES.items():
         print(asyncio.run(shoot(name, scene, args.out)))
+    print(asyncio.run(cluster_screen(args.out)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ketui import __version__
-from ketui.cli import commands, decode_cmd, grep_cmd, tui_cmd
+from ketui.cli import cluster_cmd, commands, decode_cmd, grep_cmd, tui_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode_cmd.register(subparsers)
     commands.register(subparsers)
     grep_cmd.register(subparsers)
+    cluster_cmd.register(subparsers)
     return parser
 
 

@@ -32,6 +32,7 @@ from ketui.core.source import (
     SourceError,
     WatchEvent,
 )
+from ketui.core.sources.etcd.source import EtcdSource
 from ketui.ui.background import batched, in_thread_reading
 from ketui.ui.clipboard import copy_text, etcdctl_command
 from ketui.ui.commands import KetuiCommands
@@ -44,6 +45,7 @@ from ketui.ui.messages import (
     WatchBatch,
 )
 from ketui.ui.safe import safe_text
+from ketui.ui.screens.cluster import ClusterScreen
 from ketui.ui.screens.compare import CompareScreen
 from ketui.ui.screens.search import SearchScreen
 from ketui.ui.screens.stats import StatsScreen
@@ -91,6 +93,9 @@ class MainScreen(Screen[None]):
         Binding("tab", "app.focus_next", "Next pane", show=False, id="main.next"),
         Binding("escape", "close_inputs", "Back", show=False, id="main.back"),
         Binding("S", "stats", "Stats", id="main.stats", tooltip="Counts and bytes per resource"),
+        Binding(
+            "C", "cluster", "Cluster", id="main.cluster", tooltip="Members, health, consistency"
+        ),
         Binding("f", "toggle_feed", "Feed", id="main.feed", tooltip="Show/hide the watch feed"),
         Binding("M", "mark", "Mark", id="main.mark", tooltip="Remember the keys now"),
         Binding("D", "compare", "Compare", id="main.compare", tooltip="Changes since the mark"),
@@ -528,6 +533,7 @@ class MainScreen(Screen[None]):
             "help": "help",
             "grep": "search",
             "search": "search",
+            "cluster": "cluster",
         }
         if word in actions:
             action = actions[word]
@@ -586,6 +592,13 @@ class MainScreen(Screen[None]):
         index = self.index
         stats = await in_thread_reading(lambda: index.stats(kube_prefix=self.ctx.prefix))
         await self.app.push_screen(StatsScreen(stats), self._open_key)
+
+    def action_cluster(self) -> None:
+        """The Cluster screen: the members of the live cluster (not for files)."""
+        if not isinstance(self.ctx.source, EtcdSource):
+            self.notify("the Cluster screen asks the members of a live etcd", severity="warning")
+            return
+        self.app.push_screen(ClusterScreen(self.ctx.source))
 
     def action_search(self) -> None:
         """Search the values of the whole source, or of the subtree under the tree's cursor."""

@@ -49,6 +49,7 @@ READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
         rpc_pb2.LeaseTimeToLiveRequest,
         rpc_pb2.LeaseTimeToLiveResponse,
     ),
+    ("Maintenance", "HashKV"): (rpc_pb2.HashKVRequest, rpc_pb2.HashKVResponse),
 }
 
 

@@ -126,6 +126,7 @@ def listing_ranges(prefix: bytes) -> list[tuple[bytes, bytes]]:
 _STATUS_FIELDS = {7: "raft_applied_index", 9: "db_size_in_use", 10: "is_learner",
                   11: "storage_version", 12: "db_size_quota"}  # fmt: skip
 _MEMBER_IS_LEARNER = 5  # Member.isLearner (3.4)
+_STATUS_ERRORS = 8  # StatusResponse.errors (3.4): raised alarms
 
 
 def _newer_fields(message: Any) -> dict[int, int | bytes]:
@@ -138,7 +139,27 @@ def _newer_fields(message: Any) -> dict[int, int | bytes]:
     return {number: value for number, _wire, value in fields if number not in known}
 
 
-def _newer_status(status: Any) -> dict[str, str]:
+def member_is_learner(member: Any) -> bool:
+    """Member.isLearner (etcd 3.4+; newer than the stubs)."""
+    return bool(_newer_fields(member).get(_MEMBER_IS_LEARNER, 0))
+
+
+def status_errors(status: Any) -> list[str]:
+    """StatusResponse.errors (etcd 3.4+, newer than the stubs): the raised alarms, as etcd
+    words them (``memberID:1234 alarm:NOSPACE``). Read from Status: the Alarm call that lists
+    them also raises and disarms them, so ketui never makes it."""
+    try:
+        fields = iter_fields(status.SerializeToString())
+    except WireError:
+        return []
+    return [
+        value.decode(errors="replace")
+        for number, _wire, value in fields
+        if number == _STATUS_ERRORS and isinstance(value, bytes)
+    ]
+
+
+def newer_status(status: Any) -> dict[str, str]:
     """What a 3.4+ server says beyond the stubs' fields (absent ones are left out)."""
     out = {}
     for number, value in _newer_fields(status).items():
@@ -229,7 +250,7 @@ class EtcdSource:
         members = tuple(
             Member(
                 m.ID, m.name, tuple(m.clientURLs), is_leader=m.ID == status.leader,
-                is_learner=bool(_newer_fields(m).get(_MEMBER_IS_LEARNER, 0)),
+                is_learner=member_is_learner(m),
             )
             for m in members_resp.members
         )  # fmt: skip
@@ -251,7 +272,7 @@ class EtcdSource:
                 "cluster_id": f"{status.header.cluster_id:x}",
                 "raft_index": str(status.raftIndex),
                 "raft_term": str(status.raftTerm),
-                **_newer_status(status),
+                **newer_status(status),
             },
         )
 
@@ -695,6 +716,28 @@ class EtcdSource:
             call.cancel()
 
     # ------------------------------------------------------------------ calls, failover, auth
+
+    async def members(self) -> list[Any]:
+        """The member list (``etcdserverpb.Member`` messages; see :func:`member_is_learner`)."""
+        reply = await self._unary(("Cluster", "MemberList"), rpc_pb2.MemberListRequest())
+        return list(reply.members)
+
+    async def call_endpoint(self, url: str, rpc: tuple[str, str], request: Any) -> Any:
+        """One read-only call at one endpoint, no failover (what a member says of itself);
+        errors as :class:`SourceError` naming the endpoint."""
+        try:
+            endpoint = await self._connect(url)
+            call = endpoint.calls[rpc]
+            return await call(
+                request, timeout=self.config.command_timeout, metadata=self._metadata(endpoint)
+            )
+        except _Unavailable as error:
+            raise SourceError(str(error)) from None
+        except grpc.aio.AioRpcError as error:
+            details = error.details() or error.code().name
+            if error.code() == grpc.StatusCode.PERMISSION_DENIED:
+                details += " (needs the root role where auth is enabled)"
+            raise SourceError(f"{url}: {details}") from None
 
     async def _unary(self, rpc: tuple[str, str], request: Any) -> Any:
         async def attempt(endpoint: Endpoint) -> Any:

@@ -579,6 +579,7 @@ def test_only_read_rpcs_exist() -> None:
         ("Cluster", "MemberList"),
         ("Auth", "Authenticate"),
         ("Lease", "LeaseTimeToLive"),
+        ("Maintenance", "HashKV"),
     }
     assert set(READ_ONLY_RPCS) == allowed
     for source in (REPO / "ketui" / "core" / "sources" / "etcd").glob("*.py"):
