@@ -153,3 +153,30 @@ async def test_events_and_relations_over_live_etcd(shop: EtcdServer) -> None:
             ["dependent", "Pod", "shop/api-5d4f-x", "/registry/pods/shop/api-5d4f-x"]
         ]
         assert [row[2] for row in rows(view, "events-table")] == ["SuccessfulCreate"]
+
+
+async def test_context_is_looked_up_only_where_the_cursor_rests() -> None:
+    """Passing over keys reads nothing for them: only the key the cursor stops on has its Events
+    and dependents looked up (each lookup reads values of a whole namespace)."""
+    from ketui.core.sources.memory import MemorySource
+    from tests.ui.conftest import small_cluster_ops
+
+    scanned: list[bytes] = []
+
+    class Counting(MemorySource):
+        def filter_values(self, prefix: bytes, keep: Any, **options: Any) -> Any:
+            scanned.append(prefix)
+            return super().filter_values(prefix, keep, **options)
+
+    app = make_app(Counting(small_cluster_ops()), clock=frozen_clock, show_feed=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = await open_key(app, pilot, "/registry/pods/kube-system/coredns-1")
+        await context_loaded(app, pilot, view)
+        scanned.clear()
+        for name in ("coredns-2", "etcd-cp1", "coredns-1"):
+            view.load(f"/registry/pods/kube-system/{name}".encode())
+            await pilot.pause()
+        view.load(WWW.encode())
+        await wait_until(pilot, lambda: view.kv is not None and view.kv.key == WWW.encode())
+        await context_loaded(app, pilot, view)
+        assert scanned and all(b"/default/" in prefix for prefix in scanned), scanned

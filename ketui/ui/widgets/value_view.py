@@ -48,6 +48,9 @@ from ketui.ui.messages import OpenKey
 from ketui.ui.safe import safe_key, safe_text
 from ketui.ui.widgets.text_view import PreparedText, TextView, prepare_diff, prepare_text
 
+CONTEXT_SETTLE = 0.3
+"""Seconds the cursor rests on a key before its Events and dependents are looked up."""
+
 #: The text tab of each rendered view and its language.
 _TEXT_TABS: dict[str, tuple[str, str | None]] = {
     "yaml": ("yaml-text", "yaml"),
@@ -371,7 +374,8 @@ focused, `y` `j` `w` `m` `e` `h` `d` switch to YAML, JSON, Raw, Meta, Events, Hi
     @work(exclusive=True, group="context", exit_on_error=False)
     async def _load_context(self, kv: KeyValue, decoded: Decoded) -> None:
         """Fill the Events tab and the Meta tab's owners and dependents (in the background:
-        finding them reads the Events of the namespace and the namespace's objects)."""
+        finding them reads the Events of the namespace and the namespace's objects, so only once
+        the cursor rests on the key: moving on cancels this worker before it reads anything)."""
         ref = ObjectRef.of(decoded.obj) if is_object(decoded) else None
         events_table = self.query_one("#events-table", DataTable)
         events_table.clear()
@@ -381,6 +385,7 @@ focused, `y` `j` `w` `m` `e` `h` `d` switch to YAML, JSON, Raw, Meta, Events, Hi
         self._fill_relations(owners, None if ref is not None and ref.uid else [])
         if ref is None:
             return
+        await asyncio.sleep(CONTEXT_SETTLE)
         prefix = self.ctx.prefix
         try:
             events = await events_of(self.ctx.source, ref, self.ctx.decoder, prefix=prefix)
