@@ -128,6 +128,15 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """An etcd lease: its id and, where the source knows them, its TTLs in seconds."""
+
+    id: int
+    granted_ttl: int | None = None
+    remaining_ttl: int | None = None  # a snapshot: what was left at its last checkpoint, if any
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     id: int
     name: str
@@ -256,6 +265,16 @@ class ListsValues(Protocol):
 
     def list_values(self, prefix: bytes = b"") -> AsyncIterator[list[KeyValue]]:
         """Keys under ``prefix`` with their values, in pages, in key order, at one revision."""
+        ...
+
+
+@runtime_checkable
+class ListsLeases(Protocol):
+    """A source that knows its leases, with or without keys attached (live etcd; a snapshot's
+    lease bucket). Other sources know leases only from their keys' ``lease`` field."""
+
+    async def leases(self) -> list[LeaseInfo]:
+        """Every lease, in id order."""
         ...
 
 

@@ -18,6 +18,9 @@ from ketui.core.safe_text import visible_line
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Show help for the focused pane", "keys and what they do", "app.help"),
     ("Stats", "count and bytes per resource and namespace, largest, leases", "stats"),
+    ("Search values", "every decoded object for a text (ctrl+f, :grep)", "search"),
+    ("Cluster", "members, leader, raft, db size, health; consistency check (C)", "cluster"),
+    ("Leases", "every lease with its TTLs and the keys attached (L)", "leases"),
     ("Mark state", "remember the keys now, to compare later", "mark"),
     ("Compare with mark", "added, removed and changed keys since the mark", "compare"),
     ("Toggle watch feed", "show or hide the live feed", "toggle_feed"),

@@ -5,28 +5,16 @@ given together, which the check reports as differing, naming the members."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import cluster_data
+from tests.cli.command import ketui
 from tests.etcd_harness import EtcdCluster, EtcdServer, etcd_version
-from tests.paths import REPO
 
 pytestmark = pytest.mark.etcd
-
-
-def ketui(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "ketui", *args], cwd=REPO, env=env, capture_output=True, timeout=60
-    )
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 @pytest.fixture(scope="module")

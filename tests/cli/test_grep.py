@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +17,8 @@ import pytest
 from ketui.core.k8s.encryption import encrypt_value
 from ketui.core.k8s.protobuf.encode import encode_object
 from tests import cluster_data
+from tests.cli.command import ketui
 from tests.etcd_harness import EtcdServer
-from tests.paths import REPO
 
 pytestmark = pytest.mark.etcd
 
@@ -122,15 +119,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         )  # fmt: skip
     finally:
         server.cleanup()
-
-
-def ketui(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "ketui", *args], cwd=REPO, env=env, capture_output=True, timeout=60
-    )
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 def grep_json(cluster: Cluster, kind: str, *args: str) -> tuple[list[dict[str, Any]], str]:

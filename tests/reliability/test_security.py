@@ -46,6 +46,7 @@ READ_RPCS = {
     ("Watch", "Watch"),
     ("Watch", "Progress"),
     ("Lease", "LeaseTimeToLive"),
+    ("Lease", "LeaseLeases"),
     ("Cluster", "MemberList"),
     ("Maintenance", "Status"),
     ("Maintenance", "Hash"),

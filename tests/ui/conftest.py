@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from textual.app import App
@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from ketui.core.sources.memory import MemoryOp, MemorySource
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0)
+S = TypeVar("S")
 
 
 def frozen_clock() -> datetime:
@@ -98,6 +99,16 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.05)
+
+
+async def open_screen(app: Any, pilot: Pilot[Any], key: str, screen_type: type[S]) -> S:
+    """Once the keys are loaded, press ``key`` on the main screen and wait for ``screen_type``."""
+    await wait_until(pilot, lambda: not app.main.keys_loading)
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(app.screen, screen_type))
+    screen = app.screen
+    assert isinstance(screen, screen_type)
+    return screen
 
 
 def value_settled(app: App[object]) -> bool:

@@ -14,7 +14,7 @@ from ketui.core.sources.etcd.source import EtcdSource
 from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.screens.cluster import ClusterScreen
 from tests.etcd_harness import EtcdCluster, EtcdServer
-from tests.ui.conftest import frozen_clock, small_cluster_ops, wait_until
+from tests.ui.conftest import frozen_clock, open_screen, small_cluster_ops, wait_until
 
 pytestmark = pytest.mark.etcd
 
@@ -24,12 +24,7 @@ def text(screen: ClusterScreen, widget_id: str) -> str:
 
 
 async def open_cluster(app: KetuiApp, pilot: Any) -> ClusterScreen:
-    await wait_until(pilot, lambda: not app.main.keys_loading)
-    await pilot.press("C")
-    await wait_until(pilot, lambda: isinstance(app.screen, ClusterScreen))
-    screen = app.screen
-    assert isinstance(screen, ClusterScreen)
-    return screen
+    return await open_screen(app, pilot, "C", ClusterScreen)
 
 
 def app_for(*endpoints: str) -> KetuiApp:

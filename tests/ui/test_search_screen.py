@@ -16,7 +16,7 @@ from ketui.ui.app import KetuiApp, make_app
 from ketui.ui.screens.search import SearchScreen
 from ketui.ui.widgets.text_view import TextView
 from ketui.ui.widgets.value_view import ValueView
-from tests.ui.conftest import frozen_clock, small_cluster_ops, wait_until
+from tests.ui.conftest import frozen_clock, open_screen, small_cluster_ops, wait_until
 
 
 def status(screen: SearchScreen) -> str:
@@ -24,12 +24,7 @@ def status(screen: SearchScreen) -> str:
 
 
 async def open_search(app: KetuiApp, pilot: Any) -> SearchScreen:
-    await wait_until(pilot, lambda: not app.main.keys_loading)
-    await pilot.press("ctrl+f")
-    await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
-    screen = app.screen
-    assert isinstance(screen, SearchScreen)
-    return screen
+    return await open_screen(app, pilot, "ctrl+f", SearchScreen)
 
 
 async def test_hits_then_enter_opens_the_field() -> None:

@@ -47,6 +47,7 @@ from ketui.ui.messages import (
 from ketui.ui.safe import safe_text
 from ketui.ui.screens.cluster import ClusterScreen
 from ketui.ui.screens.compare import CompareScreen
+from ketui.ui.screens.leases import LeasesScreen
 from ketui.ui.screens.search import SearchScreen
 from ketui.ui.screens.stats import StatsScreen
 from ketui.ui.widgets.key_tree import KeyTree
@@ -94,8 +95,13 @@ class MainScreen(Screen[None]):
         Binding("escape", "close_inputs", "Back", show=False, id="main.back"),
         Binding("S", "stats", "Stats", id="main.stats", tooltip="Counts and bytes per resource"),
         Binding(
-            "C", "cluster", "Cluster", id="main.cluster", tooltip="Members, health, consistency"
-        ),
+            "C", "cluster", "Cluster", id="main.cluster", tooltip="Members, health, consistency",
+            show=False,
+        ),  # fmt: skip
+        Binding(
+            "L", "leases", "Leases", id="main.leases", tooltip="Leases, TTLs, their keys",
+            show=False,
+        ),  # fmt: skip
         Binding("f", "toggle_feed", "Feed", id="main.feed", tooltip="Show/hide the watch feed"),
         Binding("M", "mark", "Mark", id="main.mark", tooltip="Remember the keys now"),
         Binding("D", "compare", "Compare", id="main.compare", tooltip="Changes since the mark"),
@@ -534,6 +540,7 @@ class MainScreen(Screen[None]):
             "grep": "search",
             "search": "search",
             "cluster": "cluster",
+            "leases": "leases",
         }
         if word in actions:
             action = actions[word]
@@ -592,6 +599,21 @@ class MainScreen(Screen[None]):
         index = self.index
         stats = await in_thread_reading(lambda: index.stats(kube_prefix=self.ctx.prefix))
         await self.app.push_screen(StatsScreen(stats), self._open_key)
+
+    @work(exclusive=True, group="leases", exit_on_error=False, description="leases")
+    async def action_leases(self) -> None:
+        """The Leases screen, with the keys each lease holds (from the index, in a thread)."""
+        index = self.index
+
+        def by_lease() -> dict[int, list[bytes]]:
+            keys: dict[int, list[bytes]] = {}
+            for info in index.infos():
+                if info.lease:
+                    keys.setdefault(info.lease, []).append(info.key)
+            return keys
+
+        keys = await in_thread_reading(by_lease)
+        await self.app.push_screen(LeasesScreen(self.ctx.source, keys), self._open_key)
 
     def action_cluster(self) -> None:
         """The Cluster screen: the members of the live cluster (not for files)."""

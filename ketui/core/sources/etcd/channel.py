@@ -27,7 +27,9 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 import grpc  # noqa: E402
 import grpc.aio  # noqa: E402
 from etcd3.etcdrpc import rpc_pb2  # noqa: E402
+from google.protobuf import empty_pb2  # noqa: E402
 
+from ketui.core.pbwire import WireError, iter_fields  # noqa: E402
 from ketui.core.source import SourceError  # noqa: E402
 from ketui.core.sources.etcd.config import EtcdConfig  # noqa: E402
 from ketui.core.sources.etcd.keys_only import parse_keys_only  # noqa: E402
@@ -37,6 +39,22 @@ MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 
 KEYS_ONLY_RANGE = ("KV", "Range keys-only")
 """The Range call again, with keys-only replies decoded straight into KeyInfo lists."""
+
+class LeaseIds:
+    """LeaseLeases (etcd 3.3+) is newer than the stubs: its request is empty (an ``Empty``
+    serializes the same) and its reply is read here: ``leases`` (2), each ``ID`` (1)."""
+
+    @staticmethod
+    def FromString(data: bytes) -> list[int]:  # noqa: N802 - the deserializer's protocol name
+        try:
+            statuses = [v for n, _w, v in iter_fields(data) if n == 2 and isinstance(v, bytes)]
+            return sorted(
+                v for status in statuses for n, _w, v in iter_fields(status)
+                if n == 1 and isinstance(v, int)
+            )  # fmt: skip
+        except WireError as error:
+            raise ValueError(f"not a LeaseLeases reply: {error}") from None
+
 
 # (service, method) -> (request class, response class). Nothing else can be called.
 READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
@@ -50,6 +68,7 @@ READ_ONLY_RPCS: dict[tuple[str, str], tuple[Any, Any]] = {
         rpc_pb2.LeaseTimeToLiveResponse,
     ),
     ("Maintenance", "HashKV"): (rpc_pb2.HashKVRequest, rpc_pb2.HashKVResponse),
+    ("Lease", "LeaseLeases"): (empty_pb2.Empty, LeaseIds),
 }
 
 

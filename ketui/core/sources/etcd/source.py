@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 from etcd3.etcdrpc import kv_pb2, rpc_pb2
+from google.protobuf import empty_pb2
 
 from ketui.core.k8s.keys import DEFAULT_PREFIX
 from ketui.core.pbwire import WireError, iter_fields
@@ -42,6 +43,7 @@ from ketui.core.source import (
     History,
     KeyInfo,
     KeyValue,
+    LeaseInfo,
     Member,
     ProgressCallback,
     Revision,
@@ -74,6 +76,9 @@ its decoding holds the interpreter lock for about 10 ms)."""
 
 PARTS_AHEAD = 4
 """Parts of a listing whose first page is requested while an earlier part is read."""
+
+LEASES_IN_FLIGHT = 16
+"""LeaseTimeToLive calls at a time when every lease is listed."""
 
 SLICES_AHEAD = 3
 """Slices of a big part's values fetched at a time (:meth:`EtcdSource._value_slices`)."""
@@ -340,6 +345,20 @@ class EtcdSource:
         if resp.TTL < 0:
             return None
         return int(resp.TTL), int(resp.grantedTTL)
+
+    async def leases(self) -> list[LeaseInfo]:
+        """Every lease (LeaseLeases) with its TTLs, asked :data:`LEASES_IN_FLIGHT` at a time; a
+        lease that expires meanwhile is left out."""
+        ids = await self._unary(("Lease", "LeaseLeases"), empty_pb2.Empty())
+        limit = asyncio.Semaphore(LEASES_IN_FLIGHT)
+
+        async def info(lease_id: int) -> LeaseInfo | None:
+            async with limit:
+                ttl = await self.lease_ttl(lease_id)
+            return None if ttl is None else LeaseInfo(lease_id, ttl[1], ttl[0])
+
+        found = await asyncio.gather(*(info(lease_id) for lease_id in ids))
+        return [lease for lease in found if lease is not None]
 
     async def compact_revision(self) -> int:
         """The compaction floor: revisions below it are gone (0 when nothing was compacted)."""

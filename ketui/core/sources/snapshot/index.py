@@ -51,7 +51,16 @@ from ketui.core.bulk import (
     sort_in_steps,
     yield_gil,
 )
-from ketui.core.source import EventType, KeyInfo, KeyValue, SourceError, ValueTest, WatchEvent
+from ketui.core.pbwire import WireError, iter_fields
+from ketui.core.source import (
+    EventType,
+    KeyInfo,
+    KeyValue,
+    LeaseInfo,
+    SourceError,
+    ValueTest,
+    WatchEvent,
+)
 from ketui.core.sources.ranges import prefix_end
 from ketui.core.sources.snapshot import records as snapshot_records
 from ketui.core.sources.snapshot.bbolt import (
@@ -330,6 +339,27 @@ class SnapshotIndex:
                     kept.append(entry)
         return kept
 
+    def leases(self) -> list[LeaseInfo]:
+        """The leases etcd persisted in its ``lease`` bucket (id -> leasepb.Lease: ID 1, TTL 2,
+        RemainingTTL 3, the last set only for checkpointed leases)."""
+        bucket = self.db.bucket(b"lease")
+        leases = []
+        for key, value in bucket.items() if bucket is not None else ():
+            try:
+                fields = {number: v for number, _wire, v in iter_fields(value)}
+            except WireError as error:
+                raise self.db.error(f"bucket 'lease' key {key.hex()}", str(error)) from None
+            lease_id = fields.get(1)
+            if not isinstance(lease_id, int) and len(key) == 8:
+                lease_id = int.from_bytes(key, "big")
+            ttl, remaining = fields.get(2), fields.get(3)
+            if isinstance(lease_id, int):
+                leases.append(LeaseInfo(
+                    _signed(lease_id), ttl if isinstance(ttl, int) else None,
+                    remaining if isinstance(remaining, int) and remaining > 0 else None,
+                ))  # fmt: skip
+        return sorted(leases, key=lambda lease: lease.id)
+
     def key_values(self, entries: list[int]) -> list[KeyValue]:
         return [self.key_value(entry) for entry in entries]
 
@@ -497,6 +527,11 @@ def _key_order(revs: Revisions) -> tuple[list[bytes], array[int], bytearray]:
         sorted_keys += map(keys.__getitem__, chunk)
         alive += bytes(map(live_by_id.__getitem__, chunk))
     return sorted_keys, sorted_ids, alive
+
+
+def _signed(value: int) -> int:
+    """A protobuf int64 read as an unsigned varint, as the signed number it is."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _meta_revision(db: BboltFile, meta: Bucket | None, name: bytes) -> int:

@@ -27,6 +27,7 @@ from ketui.core.source import (
     KeyChanges,
     KeyInfo,
     KeyValue,
+    LeaseInfo,
     ProgressCallback,
     Revision,
     SourceError,
@@ -237,6 +238,10 @@ class SnapshotSource:
         for start in range(0, len(ordered), FILTER_CHUNK):
             chunk = ordered[start : start + FILTER_CHUNK]
             yield await asyncio.to_thread(index.key_values, chunk)
+
+    async def leases(self) -> list[LeaseInfo]:
+        index = await self._load()
+        return await asyncio.to_thread(index.leases)
 
     async def count(self, prefix: bytes = b"") -> int:
         index = await self._load()

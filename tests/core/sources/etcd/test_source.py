@@ -580,6 +580,7 @@ def test_only_read_rpcs_exist() -> None:
         ("Auth", "Authenticate"),
         ("Lease", "LeaseTimeToLive"),
         ("Maintenance", "HashKV"),
+        ("Lease", "LeaseLeases"),
     }
     assert set(READ_ONLY_RPCS) == allowed
     for source in (REPO / "ketui" / "core" / "sources" / "etcd").glob("*.py"):
