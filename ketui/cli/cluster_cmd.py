@@ -31,14 +31,15 @@ def _size(value: int | None) -> str:
 
 def _print_report(report: ClusterReport) -> None:
     rows: list[list[object]] = [
-        ["NAME", "ID", "ENDPOINT", "ROLE", "VERSION", "DB", "IN USE", "TERM", "INDEX", "APPLIED",
-         "LATENCY", "ERROR"],
+        ["NAME", "ID", "ENDPOINT", "PEER URLS", "ROLE", "VERSION", "DB", "IN USE", "TERM",
+         "INDEX", "APPLIED", "LATENCY", "ERROR"],
     ]  # fmt: skip
     for m in report.members:
         role = "leader" if m.is_leader else "learner" if m.is_learner else "follower"
         rows.append([
             m.name or "?", f"{m.id:x}" if m.id is not None else "?", m.endpoint,
-            role if m.error is None else "?", m.version or "?", _size(m.db_size),
+            ",".join(m.peer_urls) or "?", role if m.error is None else "?", m.version or "?",
+            _size(m.db_size),
             _size(m.db_size_in_use), m.raft_term if m.raft_term is not None else "?",
             m.raft_index if m.raft_index is not None else "?",
             m.raft_applied_index if m.raft_applied_index is not None else "?",

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from ketui import __version__
-from ketui.cli import cluster_cmd, commands, decode_cmd, grep_cmd, tui_cmd
+from ketui.cli import cluster_cmd, commands, decode_cmd, grep_cmd, output, tui_cmd
+from ketui.cli.config_file import ConfigError, apply_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        used = apply_config(args)
+    except ConfigError as error:
+        output.note(str(error))
+        return 2
+    if used and getattr(args, "context", None) is None:
+        output.note(f"no source given: using the default {used}")
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

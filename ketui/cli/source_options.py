@@ -75,6 +75,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="e.g. 5s (ETCDCTL_COMMAND_TIMEOUT)",
     )  # fmt: skip
     group.add_argument(
+        "--context", metavar="NAME", default=quiet,
+        help="a context of the config file (~/.config/ketui/config.toml): its endpoints, "
+        "certificates or files, prefix, release and encryption config, where not given here",
+    )  # fmt: skip
+    group.add_argument(
         "--prefix", dest="registry_prefix", metavar="PREFIX", default=quiet,
         help="Kubernetes key prefix (default: detected, usually /registry)",
     )  # fmt: skip

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 
 from ketui.cli import output
+from ketui.cli.config_file import ConfigError, config_path, context_names, switched
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.source import Source, SourceError
@@ -88,17 +90,29 @@ def run_demo(args: argparse.Namespace) -> int:
 def _run(
     args: argparse.Namespace, make: Callable[[], SourceSpec | Source], feed_backlog: int = 0
 ) -> int:
-    """Open the source ``make`` names (a spec, or a ready source) and run the TUI on it."""
-    try:
-        return _start(args, make, feed_backlog)
-    except (_Failure, SourceError) as exc:
-        output.note(str(exc))
-        return 1
+    """Open the source ``make`` names (a spec, or a ready source) and run the TUI on it; after
+    ``:ctx NAME``, again on that context of the config file."""
+    while True:
+        try:
+            code, switch_to = _start(args, make, feed_backlog)
+        except (_Failure, SourceError) as exc:
+            output.note(str(exc))
+            return 1
+        if switch_to is None:
+            return code
+        try:
+            args = switched(getattr(args, "given", args), switch_to)
+        except ConfigError as error:
+            output.note(str(error))
+            return 2
+        output.note(f"switching to context {switch_to}")
+        make, feed_backlog = functools.partial(source_spec_from_args, args), 0
 
 
 def _start(
     args: argparse.Namespace, make: Callable[[], SourceSpec | Source], feed_backlog: int
-) -> int:
+) -> tuple[int, str | None]:
+    """The TUI's exit code, and the context ``:ctx`` asked for (None: the user quit)."""
     from ketui.ui.app import make_app
 
     endpoints: tuple[str, ...] = ()
@@ -125,17 +139,23 @@ def _start(
             assert isinstance(source, EtcdSource)
             # its config: also what kubeadm discovery found
             endpoints, etcdctl_args = _etcdctl_flags(source.config)
-    app = make_app(
-        source,
-        kube_version=decoder.kube_version,
-        keyring=decoder.keyring,
-        prefix=prefix,
-        show_feed=False if getattr(args, "no_feed", None) else None,
-        endpoints=endpoints,
-        etcdctl_args=etcdctl_args,
-        feed_backlog=feed_backlog,
-    )
-    return app.run() or 0
+    try:
+        app = make_app(
+            source,
+            kube_version=decoder.kube_version,
+            keyring=decoder.keyring,
+            prefix=prefix,
+            show_feed=False if getattr(args, "no_feed", None) else None,
+            endpoints=endpoints,
+            etcdctl_args=etcdctl_args,
+            feed_backlog=feed_backlog,
+            keymap=getattr(args, "keymap", None),
+            contexts=context_names(),
+        )
+    except ValueError as error:  # a keymap naming no binding: the config file says how to fix
+        output.note(f"{config_path()}: {error}")
+        return 2, None
+    return app.run() or 0, app.switch_to
 
 
 def _etcdctl_flags(config: EtcdConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -7,7 +7,8 @@ help, and turning failed workers into notifications.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from textual.app import App
@@ -20,8 +21,16 @@ from ketui.core.k8s.shown import Decoder
 from ketui.core.safe_text import visible, visible_line
 from ketui.core.source import Source
 from ketui.ui.context import ViewContext
+from ketui.ui.screens.cluster import ClusterScreen
 from ketui.ui.screens.help import HelpScreen, help_markdown
+from ketui.ui.screens.leases import LeasesScreen
 from ketui.ui.screens.main import MainScreen
+from ketui.ui.screens.search import SearchScreen
+from ketui.ui.screens.stats import StatsScreen
+from ketui.ui.widgets.feed_log import FeedLog
+from ketui.ui.widgets.key_tree import KeyTree
+from ketui.ui.widgets.value_view import ValueView
+from ketui.ui.widgets.watch_feed import WatchFeed
 
 APP_HELP = """\
 ## Everywhere
@@ -42,10 +51,13 @@ class KetuiApp(App[int]):
         ),
     ]
 
-    def __init__(self, main: MainScreen) -> None:
+    def __init__(self, main: MainScreen, keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.ctx = main.ctx
         self.main = main
+        self.switch_to: str | None = None  # a context :ctx asked for; the CLI opens it next
+        if keymap:
+            self.set_keymap(dict(keymap))
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -99,13 +111,21 @@ def make_app(
     clock: Callable[[], datetime] = datetime.now,
     endpoints: tuple[str, ...] = (),
     etcdctl_args: tuple[str, ...] = (),
+    keymap: Mapping[str, str] | None = None,
+    contexts: tuple[str, ...] = (),
 ) -> KetuiApp:
     """Build the app over ``source`` (not started). The CLI, the tests and scripts all use this.
 
     ``prefix=None`` detects the Kubernetes key prefix from the keys; ``feed_backlog`` replays that
     many past revisions into the watch feed at start (the demo's history); ``clock`` gives the
-    feed's arrival times (tests freeze it).
+    feed's arrival times (tests freeze it). ``keymap`` rebinds actions by binding id (the config
+    file's ``[keymap]``); an unknown id raises ``ValueError``.
     """
+    unknown = sorted(set(keymap or {}) - binding_ids())
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(binding_ids()), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"keymap: no binding has the id {unknown[0]!r}{hint}")
     ctx = ViewContext(
         source=source,
         decoder=Decoder(kube_version, keyring),
@@ -114,7 +134,21 @@ def make_app(
         clock=clock,
         endpoints=endpoints,
         etcdctl_args=etcdctl_args,
+        contexts=contexts,
     )
     return KetuiApp(
-        MainScreen(ctx, show_feed=show_feed, feed_max=feed_max, feed_backlog=feed_backlog)
+        MainScreen(ctx, show_feed=show_feed, feed_max=feed_max, feed_backlog=feed_backlog),
+        keymap,
     )
+
+
+def binding_ids() -> set[str]:
+    """The ids of every binding of the app, its screens and widgets (what a keymap may name)."""
+    holders = (KetuiApp, MainScreen, ValueView, KeyTree, WatchFeed, FeedLog, StatsScreen,
+               SearchScreen, ClusterScreen, LeasesScreen)  # fmt: skip
+    return {
+        binding.id
+        for holder in holders
+        for binding in Binding.make_bindings(holder.BINDINGS)
+        if binding.id is not None
+    }

@@ -26,6 +26,7 @@ class ViewContext:
     clock: Callable[[], datetime] = field(default=datetime.now)
     endpoints: tuple[str, ...] = ()
     etcdctl_args: tuple[str, ...] = ()  # TLS/auth flags for the copied `etcdctl get` line
+    contexts: tuple[str, ...] = ()  # the config file's contexts, which :ctx switches to
     namespace_prefixes: Callable[[str], list[bytes]] | None = None
     """The key prefixes of one namespace in every resource the session has seen (set by the
     main screen from its key index): where an object's dependents can be."""

@@ -40,7 +40,7 @@ def test_status_lists_every_member_with_its_raft_state(cluster: EtcdCluster) -> 
     assert all(m["error"] is None and m["raftIndex"] > 0 and m["dbSize"] > 0 for m in members)
     assert all(m["latencySeconds"] < 5 and m["clientURLs"] and m["peerURLs"] for m in members)
     table = ketui("status", "--endpoints", cluster.endpoints[1]).stdout.decode().splitlines()
-    assert table[0].split()[:5] == ["NAME", "ID", "ENDPOINT", "ROLE", "VERSION"]
+    assert table[0].split()[:6] == ["NAME", "ID", "ENDPOINT", "PEER", "URLS", "ROLE"]
     assert sorted(line.split()[0] for line in table[1:]) == ["m0", "m1", "m2"]
     assert sum(" leader " in line for line in table[1:]) == 1
 

@@ -43,7 +43,8 @@ async def test_members_health_and_consistency() -> None:
             await wait_until(pilot, lambda: table.row_count == 3)
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(3)]
             assert [row[0] for row in rows] == ["m0", "m1", "m2"]
-            assert sorted(row[3] for row in rows) == ["follower", "follower", "leader"]
+            assert [row[3] for row in rows] == [m.peer_url for m in three.members]
+            assert sorted(row[4] for row in rows) == ["follower", "follower", "leader"]
             assert text(screen, "cluster-summary").startswith("3 of 3 members answer · leader m")
             await pilot.press("c")
             await wait_until(pilot, lambda: text(screen, "cluster-check").startswith("consistent"))
@@ -52,7 +53,7 @@ async def test_members_health_and_consistency() -> None:
             summary = "cluster-summary"
             await wait_until(pilot, lambda: "2 of 3 members" in text(screen, summary), timeout=15)
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(3)]
-            assert rows[2][0] == "m2" and rows[2][11] and not rows[0][11] and not rows[1][11]
+            assert rows[2][0] == "m2" and rows[2][12] and not rows[0][12] and not rows[1][12]
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is app.main)
     finally:

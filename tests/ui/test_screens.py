@@ -154,6 +154,9 @@ async def test_help_shows_keys_of_the_focused_widget(live_source: MemorySource) 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "## Watch feed" in app.screen.markdown and "| `p` | Pause" in app.screen.markdown
+        assert "| `ctrl+f` | Search — Search the decoded values | `main.search` |" in (
+            app.screen.markdown
+        )  # the id the config file's [keymap] rebinds
         assert app.screen.query_one(Markdown)
 
 

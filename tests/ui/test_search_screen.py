@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from ketui.core.source import KeyValue, ProgressCallback, ValueTest
@@ -114,3 +115,44 @@ async def test_escape_stops_a_running_search_then_closes() -> None:
         assert app.screen is screen  # still open: the first escape only stopped the search
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.main)
+
+
+@pytest.mark.etcd
+async def test_search_over_live_etcd_and_a_subtree() -> None:
+    """Over a real etcd holding the grep tests' values (protobuf, JSON, an encrypted Secret):
+    the whole store, then the subtree under the tree's cursor."""
+    from ketui.core.sources.etcd.config import EtcdConfig
+    from ketui.core.sources.etcd.source import EtcdSource
+    from ketui.ui.widgets.key_tree import KeyTree
+    from tests.cli.test_grep import VALUES, WWW
+    from tests.etcd_harness import EtcdServer
+
+    server = EtcdServer().start()
+    try:
+        for key, value in VALUES.items():
+            server.put(key, value)
+        source = EtcdSource(EtcdConfig(endpoints=[server.endpoint]))
+        app = make_app(source, clock=frozen_clock, show_feed=False)
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = await open_search(app, pilot)
+            await pilot.press(*"a<b", "enter")  # in the custom resource's JSON as a\u003cb
+            await wait_until(pilot, lambda: "enter opens a hit" in status(screen))
+            table = screen.query_one("#search-results", DataTable)
+            assert [str(c) for c in table.get_row_at(0)][:2] == [
+                "/registry/example.com/widgets/default/w1", "spec.note"
+            ]
+            assert status(screen).startswith("1 hit in 7 keys")
+            assert "1 encrypted values not searched" in status(screen)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.main)
+            assert app.main.query_one(KeyTree).reveal_path("/registry/pods")
+            await pilot.pause(0.2)
+            screen = await open_search(app, pilot)
+            assert screen.query_one("#search-prefix", Input).value == "/registry/pods/"
+            await pilot.press(*"nginx", "enter")
+            await wait_until(pilot, lambda: "enter opens a hit" in status(screen))
+            table = screen.query_one("#search-results", DataTable)
+            keys = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+            assert keys == {WWW, "/registry/pods/default/api"}
+    finally:
+        server.cleanup()

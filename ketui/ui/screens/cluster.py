@@ -58,8 +58,8 @@ took to answer, and its error when it did not. **c** checks that all members hol
     def compose(self) -> ComposeResult:
         yield Static("asking the members…", id="cluster-summary")
         table: DataTable[Text | str] = DataTable(id="members", cursor_type="row")
-        table.add_columns("name", "id", "endpoint", "role", "version", "db", "in use", "term",
-                          "index", "applied", "latency", "error")  # fmt: skip
+        table.add_columns("name", "id", "endpoint", "peer URLs", "role", "version", "db",
+                          "in use", "term", "index", "applied", "latency", "error")  # fmt: skip
         yield table
         yield Static("c: check that all members hold the same data", id="cluster-check")
         yield Footer()
@@ -79,7 +79,8 @@ took to answer, and its error when it did not. **c** checks that all members hol
             role = "leader" if m.is_leader else "learner" if m.is_learner else "follower"
             table.add_row(
                 safe_text(m.name or "?"), f"{m.id:x}" if m.id is not None else "?",
-                safe_text(m.endpoint), Text(role if m.error is None else "?",
+                safe_text(m.endpoint), safe_text(",".join(m.peer_urls) or "?"),
+                Text(role if m.error is None else "?",
                                             style="bold" if m.is_leader else ""),
                 safe_text(m.version or "?"), _size(m.db_size), _size(m.db_size_in_use),
                 _number(m.raft_term), _number(m.raft_index), _number(m.raft_applied_index),

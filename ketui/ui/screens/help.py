@@ -22,16 +22,20 @@ def help_markdown(widget: Widget | None, app_bindings: list[Binding], app_help: 
             block = [text.strip()] if text else []
             rows = _rows(bindings, seen_keys)
             if rows:
-                block.extend(["", "| key | action |", "|---|---|", *rows])
+                block.extend(["", _HEADER, "|---|---|---|", *rows])
             if block:
                 sections.append("\n".join(block))
         parent = node.parent
         node = parent if isinstance(parent, Widget) else None
     global_rows = _rows(app_bindings, seen_keys)
     sections.append(
-        "\n".join([app_help.strip(), "", "| key | action |", "|---|---|", *global_rows])
+        "\n".join([app_help.strip(), "", _HEADER, "|---|---|---|", *global_rows])
     )
     return "\n\n".join(sections)
+
+
+#: The key tables' columns: the id is what the config file's [keymap] rebinds.
+_HEADER = "| key | action | id (for [keymap]) |"
 
 
 def _class_bindings(cls: type) -> list[Binding]:
@@ -52,7 +56,8 @@ def _rows(bindings: list[Binding], seen: set[str]) -> list[str]:
         seen.add(binding.key)
         key = binding.key_display or binding.key
         detail = f" — {binding.tooltip}" if binding.tooltip else ""
-        rows.append(f"| `{key}` | {binding.description}{detail} |")
+        ident = f"`{binding.id}`" if binding.id else ""
+        rows.append(f"| `{key}` | {binding.description}{detail} | {ident} |")
     return rows
 
 

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import time
 from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -54,6 +55,14 @@ from ketui.ui.widgets.key_tree import KeyTree
 from ketui.ui.widgets.status_bar import StatusBar
 from ketui.ui.widgets.value_view import ValueView
 from ketui.ui.widgets.watch_feed import WatchFeed
+
+
+@runtime_checkable
+class KetuiAppLike(Protocol):
+    """What :meth:`MainScreen.switch_context` needs of the app (it cannot import the app)."""
+
+    switch_to: str | None
+
 
 #: How often the tree re-reads the index while keys are loading or events arrive.
 TREE_SYNC_INTERVAL = 0.15
@@ -526,6 +535,9 @@ class MainScreen(Screen[None]):
         word = text.strip().lstrip(":").strip()
         if not word:
             return
+        if word == "ctx" or word.startswith("ctx "):
+            self.switch_context(word[3:].strip())
+            return
         actions = {
             "q": "quit",
             "quit": "quit",
@@ -548,6 +560,19 @@ class MainScreen(Screen[None]):
             self.call_later(self.run_action, target + action)
             return
         self.jump_to(word)
+
+    def switch_context(self, name: str) -> None:
+        """``:ctx NAME``: leave this source for a context of the config file (the app exits and
+        the command opens that context); ``:ctx`` alone lists them."""
+        contexts = self.ctx.contexts
+        if not name or name not in contexts:
+            known = ", ".join(contexts) or "none (no config file)"
+            what = f"no context {name!r}; " if name else ""
+            self.notify(f"{what}contexts: {known}", severity="warning" if name else "information")
+            return
+        assert isinstance(self.app, KetuiAppLike)
+        self.app.switch_to = name
+        self.app.exit()
 
     def jump_to(self, resource: str) -> bool:
         """Move the tree cursor to the branch of ``resource`` (kubectl names and short names)."""

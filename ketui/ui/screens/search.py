@@ -140,7 +140,8 @@ with the field highlighted; **escape** stops a running search, then closes.
 
     @staticmethod
     def _summary(stats: SearchStats) -> str:
-        text = f"{stats.hits:,} hits in {stats.total:,} keys ({stats.candidates:,} decoded)"
+        hits = f"{stats.hits:,} hit{'' if stats.hits == 1 else 's'}"
+        text = f"{hits} in {stats.total:,} keys ({stats.candidates:,} decoded)"
         if stats.stopped_early:
             text += f"; stopped at {MAX_HITS:,}"
         if stats.encrypted:
