@@ -152,23 +152,16 @@ def switched(
     return fresh
 
 
-def context_names(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The contexts of the config file (none where there is no file or it is broken)."""
-    try:
-        config = load_config(config_path(env))
-    except ConfigError:
-        return ()
-    return tuple(sorted(config.contexts)) if config is not None else ()
-
-
 def apply_config(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> str | None:
     """Fill ``args`` from the context ``--context`` names (or the default one where the command
-    line names no source); keep the keymap in ``args.keymap``. Returns a note on what was used."""
+    line names no source); keep the keymap in ``args.keymap`` and the context names in
+    ``args.context_names`` (what ``:ctx`` may switch to). Returns a note on what was used."""
     environ = os.environ if env is None else env
     config = load_config(config_path(environ))
     args.given = argparse.Namespace(**vars(args))  # as parsed: what :ctx starts again from
     wanted = getattr(args, "context", None)
     args.keymap = config.keymap if config is not None else {}
+    args.context_names = tuple(sorted(config.contexts)) if config is not None else ()
     if config is None:
         if wanted is not None:
             raise ConfigError(f"--context {wanted}: no config file ({config_path(environ)})")

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable
 
 from ketui.cli import output
-from ketui.cli.config_file import ConfigError, config_path, context_names, switched
+from ketui.cli.config_file import ConfigError, config_path, switched
 from ketui.cli.source_options import add_source_arguments, source_spec_from_args
 from ketui.cli.view_options import add_view_arguments, decoder_from_args, manifests_dir
 from ketui.core.source import Source, SourceError
@@ -150,7 +150,7 @@ def _start(
             etcdctl_args=etcdctl_args,
             feed_backlog=feed_backlog,
             keymap=getattr(args, "keymap", None),
-            contexts=context_names(),
+            contexts=getattr(args, "context_names", ()),
         )
     except ValueError as error:  # a keymap naming no binding: the config file says how to fix
         output.note(f"{config_path()}: {error}")
