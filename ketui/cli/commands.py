@@ -66,18 +66,16 @@ async def _sized_infos(source: Source, prefix: bytes) -> AsyncIterator[list[KeyI
         yield page
 
 
+def _every_value(buffer: object, start: int, end: int) -> bool:
+    return True
+
+
 async def _values(source: Source, prefix: bytes) -> AsyncIterator[KeyValue]:
-    """Every key with its value under ``prefix`` (paged ranges on live etcd)."""
-    if isinstance(source, ListsValues):
-        async for values in source.list_values(prefix):
-            for kv in values:
-                yield kv
-        return
-    async for page in source.list_keys(prefix):
-        for info in page:
-            found = await source.get(info.key)
-            if found is not None:
-                yield found
+    """Every key with its value under ``prefix``, in key order (the sources read them in pages:
+    :meth:`~ketui.core.source.Source.filter_values` keeping every value)."""
+    async for values in source.filter_values(prefix, _every_value):
+        for kv in values:
+            yield kv
 
 
 async def _index(source: Source, prefix: bytes) -> KeyIndex:

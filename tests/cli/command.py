@@ -9,10 +9,10 @@ import sys
 from tests.paths import REPO
 
 
-def ketui(*args: str) -> subprocess.CompletedProcess[bytes]:
-    """``python -m ketui ARGS`` from the repository, without the user's ETCDCTL_ variables;
-    a traceback on stderr fails the test (user errors are one line)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+def ketui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``python -m ketui ARGS`` from the repository, without the user's ETCDCTL_ variables and
+    with ``env`` added; a traceback on stderr fails the test (user errors are one line)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}, **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", "ketui", *args], cwd=REPO, env=env, capture_output=True, timeout=60
     )

@@ -4,9 +4,7 @@ naming the file and the key, and nothing runs."""
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,8 @@ from ketui.demo import demo_source
 from ketui.ui.app import make_app
 from ketui.ui.screens.stats import StatsScreen
 from tests import cluster_data
+from tests.cli.command import ketui as run_ketui
 from tests.etcd_harness import EtcdServer
-from tests.paths import REPO
 from tests.ui.conftest import wait_until
 
 GOOD = """
@@ -111,11 +109,7 @@ def test_which_context_and_what_wins(tmp_path: Path) -> None:
 
 
 def ketui(config: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    env["KETUI_CONFIG"] = str(config)
-    return subprocess.run(
-        [sys.executable, "-m", "ketui", *args], cwd=REPO, env=env, capture_output=True, timeout=60
-    )
+    return run_ketui(*args, env={"KETUI_CONFIG": str(config)})
 
 
 @pytest.mark.etcd
